@@ -1,0 +1,216 @@
+"""Fully connected networks of any depth.
+
+Architecture, for L = len(hidden_dims) + 1 layers::
+
+    {affine - [norm] - relu - [dropout]} x (L - 1) - affine - softmax
+
+with the normalization optionally after the ReLU instead of before it.
+Parameters are named as in cs231n: ``W1..WL``, ``b1..bL`` and, with
+normalization, ``gamma1..gamma(L-1)``, ``beta1..beta(L-1)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from course_lib.errors import OptionError, check_choice
+from course_lib.layer_utils import (
+    NORM_POSITIONS,
+    NORMALIZATIONS,
+    affine_norm_relu_backward,
+    affine_norm_relu_forward,
+    affine_relu_backward,
+    affine_relu_forward,
+)
+from course_lib.layers import (
+    affine_backward,
+    affine_forward,
+    dropout_backward,
+    dropout_forward,
+    softmax_loss,
+)
+
+__all__ = ["FullyConnectedNet", "WEIGHT_SCALES", "init_std"]
+
+#: Named initialization scales: the standard deviation for a layer with ``fan_in`` inputs.
+WEIGHT_SCALES = {
+    "he": lambda fan_in: np.sqrt(2.0 / fan_in),       # He et al., ICCV 2015
+    "xavier": lambda fan_in: np.sqrt(1.0 / fan_in),   # Glorot & Bengio, AISTATS 2010 (fan-in form)
+}
+
+
+def init_std(weight_scale, fan_in):
+    """Standard deviation of a layer's initial weights.
+
+    Parameters
+    ----------
+    weight_scale : float or {'he', 'xavier'}
+    fan_in : int
+
+    Returns
+    -------
+    float
+    """
+    if isinstance(weight_scale, str):
+        check_choice("FullyConnectedNet", "weight_scale", weight_scale, WEIGHT_SCALES)
+        return float(WEIGHT_SCALES[weight_scale](fan_in))
+    return float(weight_scale)
+
+
+class FullyConnectedNet:
+    """A fully connected network with ReLUs, optional normalization and dropout.
+
+    Parameters
+    ----------
+    hidden_dims : list of int
+        Sizes of the hidden layers.
+    input_dim : int
+        Number of input features D (inputs of shape (N, d_1, ..., d_k) are flattened).
+    num_classes : int
+        Number of classes C.
+    dropout_keep_ratio : float
+        Probability of keeping a unit, in (0, 1]; 1 means no dropout.
+    normalization : {None, 'batchnorm', 'layernorm'}
+    reg : float
+        L2 strength; the loss adds ``0.5 * reg * sum(W**2)`` over the weights (not biases, gammas, betas).
+    weight_scale : float or {'he', 'xavier'}
+        Standard deviation of the initial weights, or a named scheme scaled by each layer's fan-in.
+    dtype : numpy dtype
+        np.float32 for speed, np.float64 for gradient checks.
+    seed : int or np.random.Generator, optional
+        With None, weights are ``weight_scale * randn`` from numpy's global generator, layer by layer in
+        order (as cs231n does, so its published seeded losses reproduce). Otherwise weights and dropout
+        masks come from a private generator made from the seed.
+    dropout_seed : int, optional
+        Fixed dropout mask seed: every forward pass uses the same masks (cs231n's ``seed`` argument,
+        used for gradient checks). Overrides ``seed`` for the masks only.
+    norm_position : {'before', 'after'}
+        Normalization before the ReLU (as in [BN]) or after it.
+    use_batchnorm : bool, optional
+        Older spelling of ``normalization='batchnorm'`` used by the seed notebooks.
+    dropout : float, optional
+        Older spelling of ``dropout_keep_ratio`` (probability of keeping a unit).
+
+    Attributes
+    ----------
+    params : dict of str -> ndarray
+    bn_params : list of dict
+        One param dict per normalization layer (mode and running statistics).
+    dropout_param : dict
+    """
+
+    def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, dropout_keep_ratio=1,
+                 normalization=None, reg=0.0, weight_scale=1e-2, dtype=np.float32, seed=None,
+                 dropout_seed=None, norm_position="before", use_batchnorm=None, dropout=None):
+        if use_batchnorm is not None:
+            if normalization not in (None, "batchnorm") and use_batchnorm:
+                raise OptionError("FullyConnectedNet: use_batchnorm=True conflicts with "
+                                  f"normalization={normalization!r}; pass only normalization.")
+            normalization = "batchnorm" if use_batchnorm else normalization
+        if dropout is not None:
+            dropout_keep_ratio = dropout
+        if normalization is not None:
+            check_choice("FullyConnectedNet", "normalization", normalization, NORMALIZATIONS)
+        check_choice("FullyConnectedNet", "norm_position", norm_position, NORM_POSITIONS)
+        if not 0.0 < dropout_keep_ratio <= 1.0:
+            raise ValueError(f"FullyConnectedNet: dropout_keep_ratio={dropout_keep_ratio!r} is the probability "
+                             "of keeping a unit and must be in (0, 1]; 1 disables dropout.")
+        hidden_dims = list(hidden_dims)
+        if any(int(h) != h or h <= 0 for h in hidden_dims) or int(input_dim) <= 0 or int(num_classes) <= 0:
+            raise ValueError(f"FullyConnectedNet: layer sizes must be positive integers, got hidden_dims="
+                             f"{hidden_dims}, input_dim={input_dim}, num_classes={num_classes}.")
+
+        self.normalization = normalization
+        self.norm_position = norm_position
+        self.use_dropout = dropout_keep_ratio != 1
+        self.reg = float(reg)
+        self.num_layers = 1 + len(hidden_dims)
+        self.dtype = np.dtype(dtype)
+        self.params = {}
+
+        rng = None if seed is None else np.random.default_rng(seed)
+        dims = [int(input_dim)] + [int(h) for h in hidden_dims] + [int(num_classes)]
+        for i, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:]), start=1):
+            std = init_std(weight_scale, fan_in)
+            draw = np.random.randn(fan_in, fan_out) if rng is None else rng.standard_normal((fan_in, fan_out))
+            self.params[f"W{i}"] = std * draw
+            self.params[f"b{i}"] = np.zeros(fan_out)
+            if normalization is not None and i < self.num_layers:
+                self.params[f"gamma{i}"] = np.ones(fan_out)
+                self.params[f"beta{i}"] = np.zeros(fan_out)
+        for k, v in self.params.items():
+            self.params[k] = v.astype(self.dtype)
+
+        self.dropout_param = {}
+        if self.use_dropout:
+            self.dropout_param = {"mode": "train", "p": dropout_keep_ratio}
+            if dropout_seed is not None:
+                self.dropout_param["seed"] = dropout_seed
+            elif rng is not None:
+                self.dropout_param["rng"] = rng
+        self.bn_params = []
+        if normalization is not None:
+            self.bn_params = [{"mode": "train"} for _ in range(self.num_layers - 1)]
+
+    def loss(self, X, y=None):
+        """Scores, or loss and gradients, for a minibatch.
+
+        Parameters
+        ----------
+        X : ndarray, shape (N, d_1, ..., d_k)
+            Inputs, D = d_1 * ... * d_k = input_dim. Converted to ``self.dtype`` (no copy when it already is).
+        y : ndarray of int, shape (N,), optional
+            Labels. Without them the net runs in test mode and returns scores.
+
+        Returns
+        -------
+        scores : ndarray, shape (N, C)
+            When y is None.
+        loss : float, grads : dict of str -> ndarray
+            When y is given; ``grads[k]`` has the shape of ``params[k]``.
+        """
+        X = np.asarray(X).astype(self.dtype, copy=False)
+        mode = "test" if y is None else "train"
+        if self.use_dropout:
+            self.dropout_param["mode"] = mode
+        for bn_param in self.bn_params:
+            bn_param["mode"] = mode
+
+        caches = []
+        h = X
+        for i in range(1, self.num_layers):
+            w, b = self.params[f"W{i}"], self.params[f"b{i}"]
+            if self.normalization is None:
+                h, cache = affine_relu_forward(h, w, b)
+            else:
+                h, cache = affine_norm_relu_forward(
+                    h, w, b, self.params[f"gamma{i}"], self.params[f"beta{i}"], self.bn_params[i - 1],
+                    self.normalization, self.norm_position)
+            drop_cache = None
+            if self.use_dropout:
+                h, drop_cache = dropout_forward(h, self.dropout_param)
+            caches.append((cache, drop_cache))
+        L = self.num_layers
+        scores, last_cache = affine_forward(h, self.params[f"W{L}"], self.params[f"b{L}"])
+        if y is None:
+            return scores
+
+        loss, dscores = softmax_loss(scores, y)
+        grads = {}
+        dh, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dscores, last_cache, need_dx=L > 1)
+        for i in range(L - 1, 0, -1):
+            cache, drop_cache = caches[i - 1]
+            if self.use_dropout:
+                dh = dropout_backward(dh, drop_cache)
+            if self.normalization is None:
+                dh, grads[f"W{i}"], grads[f"b{i}"] = affine_relu_backward(dh, cache, need_dx=i > 1)
+            else:
+                (dh, grads[f"W{i}"], grads[f"b{i}"],
+                 grads[f"gamma{i}"], grads[f"beta{i}"]) = affine_norm_relu_backward(dh, cache, need_dx=i > 1)
+
+        if self.reg:
+            for i in range(1, L + 1):
+                w = self.params[f"W{i}"]
+                loss += 0.5 * self.reg * float(np.sum(w * w))
+                grads[f"W{i}"] += self.reg * w
+        return loss, grads
