@@ -1,0 +1,363 @@
+"""Proxies for objects living in the student kernel, and running a graded cell in the grader.
+
+The trust model (``docs/design.md``): the instructor's test cell runs in the *grader*
+process; each free name of the cell is bound to the student kernel's global of that name,
+as plain data or as a :class:`RemoteHandle`.  Everything computed by the test cell itself
+(``np.allclose``, reference values, asserts) runs on grader-side objects, so monkeypatching
+inside the kernel cannot change a verdict.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import symtable
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .sandbox import KernelDied, KernelError, KernelTimeout, NotDefinedError, ProtocolError, StudentError
+
+if TYPE_CHECKING:
+    from .sandbox import StudentKernel
+
+__all__ = [
+    "RemoteHandle",
+    "RemoteDict",
+    "TestOutcome",
+    "run_graded_cell",
+    "free_names",
+    "strip_magics",
+    "sync_back",
+    "describe",
+    "MODULE_ALIASES",
+]
+
+#: Free names of a test cell bound to the grader's own modules, never to the kernel's.
+MODULE_ALIASES = {"np": "numpy", "numpy": "numpy", "math": "math"}
+
+_REPO_ROOT = str(Path(__file__).resolve().parents[1])
+_MISSING = object()
+
+
+class RemoteHandle:
+    """Opaque reference to an object living in the student kernel.
+
+    Produced by :meth:`~autograder.sandbox.StudentKernel.get`, calls, and attribute or item
+    reads whenever the value is not plain data.  Operations are remote:
+
+    * ``h(*args, **kwargs)`` calls it (:meth:`StudentKernel.call`);
+    * ``h.name`` returns plain data (a dict is a write-through :class:`RemoteDict`) or a handle;
+      dunder names are not forwarded (``AttributeError``);
+    * ``h.name = value`` sets the attribute in the kernel (the value is sent as data);
+    * ``h[key]``, ``h[key] = value``, ``del h[key]``.
+
+    A handle can be passed back as an argument.  It becomes invalid when the kernel is
+    restarted; the kernel-side object is released when the handle is garbage-collected.
+    """
+
+    __slots__ = ("_ag_kernel", "_ag_hid", "_ag_type", "_ag_gen", "_ag_label", "__weakref__")
+
+    def __init__(self, kernel: StudentKernel, hid: int, type_name: str, generation: int):
+        object.__setattr__(self, "_ag_kernel", kernel)
+        object.__setattr__(self, "_ag_hid", hid)
+        object.__setattr__(self, "_ag_type", type_name)
+        object.__setattr__(self, "_ag_gen", generation)
+        object.__setattr__(self, "_ag_label", "")
+
+    def _remote_ref(self) -> tuple[StudentKernel, int, str, int]:
+        return self._ag_kernel, self._ag_hid, self._ag_type, self._ag_gen
+
+    def _set_label(self, label: str) -> RemoteHandle:
+        object.__setattr__(self, "_ag_label", label)
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        value = self._ag_kernel._getattr(self, name)
+        if isinstance(value, RemoteHandle):
+            value._set_label(f"{describe(self, quote=False)}.{name}")
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._ag_kernel._setattr(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("deleting attributes of remote objects is not supported")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._ag_kernel.call(self, *args, **kwargs)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._ag_kernel._getitem(self, key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._ag_kernel._setitem(self, key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        self._ag_kernel._delitem(self, key)
+
+    def __repr__(self) -> str:
+        return f"<RemoteHandle {describe(self, quote=False)} ({self._ag_type}) in the student kernel>"
+
+    def __del__(self) -> None:
+        try:
+            self._ag_kernel._release(self._ag_gen, self._ag_hid)
+        except Exception:  # noqa: BLE001, S110 - interpreter shutdown
+            pass
+
+
+class RemoteDict(dict):
+    """A local copy of a kernel-side dict that writes through (``model.params['W1'] = W``).
+
+    Returned for a dict read as an attribute or item of a handle (``model.params``).  Reads are
+    local.  ``d[k] = v``, ``del d[k]``, ``update``, ``setdefault``, ``pop``, ``popitem`` and
+    ``clear`` also change the kernel's dict.  In-place edits of the arrays it holds
+    (``d['W1'][0, 0] += h`` as numerical gradient checks do) are pushed to the kernel before
+    the next request.  Changes made by the kernel later are not pulled: read the attribute
+    again.  Copies (``dict(d)``, ``copy.deepcopy(d)``) are plain dicts.
+    """
+
+    def __init__(self, data: Any = (), *, kernel: StudentKernel | None = None, ref: int | None = None,
+                 generation: int = 0):
+        super().__init__(data)
+        self._ag_handle = RemoteHandle(kernel, ref, "dict", generation) if kernel is not None else None
+        self._ag_snap = {k: (v, v.copy()) for k, v in dict.items(self) if isinstance(v, np.ndarray)}
+        if kernel is not None:
+            kernel._track(self)
+
+    def _push_changes(self) -> None:
+        h = self._ag_handle
+        if h is None:
+            return
+        kernel, _hid, _t, gen = h._remote_ref()
+        if gen != kernel._generation or not kernel.alive:
+            self._ag_snap.clear()
+            return
+        for key, (obj, snap) in list(self._ag_snap.items()):
+            if dict.get(self, key, _MISSING) is not obj:
+                continue
+            if obj.shape != snap.shape or obj.dtype != snap.dtype or obj.tobytes() != snap.tobytes():
+                kernel._setitem(h, key, obj)
+                self._ag_snap[key] = (obj, obj.copy())
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if self._ag_handle is not None:
+            self._ag_handle._ag_kernel._setitem(self._ag_handle, key, value)
+        dict.__setitem__(self, key, value)
+        self._ag_snap.pop(key, None)
+        if isinstance(value, np.ndarray):
+            self._ag_snap[key] = (value, value.copy())
+
+    def __delitem__(self, key: Any) -> None:
+        if self._ag_handle is not None:
+            self._ag_handle._ag_kernel._delitem(self._ag_handle, key)
+        dict.__delitem__(self, key)
+        self._ag_snap.pop(key, None)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for k, v in dict(*args, **kwargs).items():
+            self[k] = v
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return dict.__getitem__(self, key)
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        if key in self:
+            value = dict.__getitem__(self, key)
+            del self[key]
+            return value
+        if default:
+            return default[0]
+        raise KeyError(key)
+
+    def popitem(self) -> tuple[Any, Any]:
+        if not self:
+            raise KeyError("popitem(): dictionary is empty")
+        key = next(reversed(self))
+        return key, self.pop(key)
+
+    def clear(self) -> None:
+        for key in list(self):
+            del self[key]
+
+    def __reduce__(self):
+        return (dict, (dict(self),))
+
+    def __copy__(self) -> dict:
+        return dict(self)
+
+
+def describe(target: Any, quote: bool = True) -> str:
+    """Student-facing name of a call target (``"`model.loss`"``)."""
+    if isinstance(target, RemoteHandle):
+        text = target._ag_label or f"a {target._ag_type}"
+    else:
+        text = str(target)
+    return f"`{text}`" if quote else text
+
+
+def sync_back(orig: Any, new: Any) -> None:
+    """Update the grader's ``dict``/``list`` argument ``orig`` in place to the kernel's ``new`` state."""
+    if isinstance(orig, dict) and isinstance(new, dict):
+        for k in [k for k in orig if k not in new]:
+            dict.__delitem__(orig, k)
+        for k, v in new.items():
+            cur = dict.get(orig, k, _MISSING)
+            if (isinstance(cur, dict) and isinstance(v, dict)) or (isinstance(cur, list) and isinstance(v, list)):
+                sync_back(cur, v)
+            else:
+                dict.__setitem__(orig, k, v)
+    elif isinstance(orig, list) and isinstance(new, list):
+        if len(orig) != len(new):
+            orig[:] = new
+            return
+        for i, (cur, v) in enumerate(zip(orig, new)):
+            if (isinstance(cur, dict) and isinstance(v, dict)) or (isinstance(cur, list) and isinstance(v, list)):
+                sync_back(cur, v)
+            else:
+                orig[i] = v
+
+
+# ---------------------------------------------------------------------------------------------
+# graded cells
+
+
+@dataclass(frozen=True)
+class TestOutcome:
+    """Verdict of one graded cell: ``passed`` iff the cell ran without exception in time.
+
+    ``message`` is student-facing: an assertion's message, the student's exception with their
+    traceback, "timed out after N s", why the kernel died, or a short "error while checking".
+    """
+
+    __test__ = False  # not a pytest test class
+
+    passed: bool
+    message: str
+    duration: float
+
+
+def strip_magics(source: str) -> str:
+    """Replace IPython ``%``/``%%``/``!`` lines with ``pass`` (same indentation and line numbers)."""
+    lines = []
+    for line in source.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            lines.append(line[: len(line) - len(stripped)] + "pass")
+        else:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def free_names(source: str) -> set[str]:
+    """Global names a cell reads but never binds (imports, assignments, defs...), builtins excluded.
+
+    Raises ``SyntaxError`` for invalid source.
+    """
+    top = symtable.symtable(source, "<graded cell>", "exec")
+    bound = {s.get_name() for s in top.get_symbols()
+             if s.is_assigned() or s.is_imported() or s.is_namespace()}
+    used: set[str] = set()
+
+    def walk(table: symtable.SymbolTable) -> None:
+        for s in table.get_symbols():
+            if table is top:
+                if s.is_referenced():
+                    used.add(s.get_name())
+            elif s.is_global() and (s.is_referenced() or s.is_assigned()):
+                if s.is_declared_global() and s.is_assigned():
+                    bound.add(s.get_name())
+                else:
+                    used.add(s.get_name())
+        for child in table.get_children():
+            walk(child)
+
+    walk(top)
+    skip = set(dir(builtins))
+    return {n for n in used - bound if n not in skip and not (n.startswith("__") and n.endswith("__"))}
+
+
+def _scrub(text: str, limit: int = 500) -> str:
+    text = text.replace(_REPO_ROOT, "<course>")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def run_graded_cell(kernel: StudentKernel, source: str, *, timeout: float,
+                    grader_globals: dict | None = None) -> TestOutcome:
+    """Run an instructor's test cell in the grader process against the student's kernel.
+
+    Parameters
+    ----------
+    kernel : StudentKernel
+        The running kernel holding the student's globals.
+    source : str
+        The test cell (visible checks and hidden block).  ``%``/``!`` lines are ignored.
+    timeout : float
+        Seconds for the whole cell, shared by every remote call it makes; a call still running
+        at the deadline is stopped by killing the kernel.
+    grader_globals : dict, optional
+        Names provided to the cell by the grader; they take precedence over the kernel's.
+
+    Returns
+    -------
+    TestOutcome
+        Never raises for student, kernel or check failures.  Free names ``np``/``numpy``/
+        ``math`` are the grader's modules; any other free name is the kernel's global (data or
+        :class:`RemoteHandle`); a missing one fails with "your notebook does not define `name`".
+    """
+    t0 = time.monotonic()
+
+    def outcome(passed: bool, message: str) -> TestOutcome:
+        return TestOutcome(passed, message, time.monotonic() - t0)
+
+    code = strip_magics(source)
+    try:
+        names = free_names(code)
+        compiled = compile(code, "<graded cell>", "exec")
+    except SyntaxError as exc:
+        return outcome(False, f"error while checking: the test cell is not valid Python (line {exc.lineno})")
+    ns: dict[str, Any] = {"__name__": "__graded_cell__", "__builtins__": builtins}
+    ns.update(grader_globals or {})
+    was_alive = kernel.alive
+    try:
+        with kernel.time_limit(timeout):
+            for name in sorted(names - ns.keys()):
+                if name in MODULE_ALIASES:
+                    ns[name] = importlib.import_module(MODULE_ALIASES[name])
+                    continue
+                value = kernel.get(name)
+                if isinstance(value, RemoteHandle):
+                    if value._ag_type == "module":
+                        return outcome(False, f"error while checking: the test cell uses the module `{name}` "
+                                              "without importing it")
+                    value._set_label(name)
+                ns[name] = value
+            exec(compiled, ns)  # noqa: S102 - the instructor's (trusted) test cell
+    except NotDefinedError as exc:
+        return outcome(False, exc.text)
+    except KernelTimeout as exc:
+        if time.monotonic() - t0 >= timeout - 0.05:
+            return outcome(False, f"timed out after {timeout:g} s")
+        return outcome(False, f"timed out: {exc}")
+    except (KernelDied, ProtocolError, KernelError) as exc:
+        return outcome(False, str(exc))
+    except StudentError as exc:
+        tb = exc.student_traceback.strip()
+        message = f"your code raised {exc}" + (f"\n{tb}" if tb else "")
+        return outcome(False, _scrub(message, 4000))
+    except AssertionError as exc:
+        return outcome(False, _scrub(str(exc), 4000) or "a check failed")
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - grader code failed: short, no traceback
+        return outcome(False, f"error while checking: {type(exc).__name__}: {_scrub(str(exc))}")
+    if was_alive and not kernel.alive:
+        return outcome(False, kernel.failure or "the kernel running your code stopped during this test")
+    if time.monotonic() - t0 > timeout:
+        return outcome(False, f"timed out after {timeout:g} s")
+    return outcome(True, "passed")

@@ -1,0 +1,195 @@
+"""Round trips and strict rejection of the pickle-free wire format (autograder.wire)."""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import struct
+import time
+
+import numpy as np
+import pytest
+
+from autograder import wire
+
+
+def roundtrip(obj, handle=None, make_handle=None):
+    frame = b"".join(bytes(memoryview(c).cast("B")) for c in wire.encode(obj, handle=handle))
+    return wire.decode(frame[12:], make_handle=make_handle)
+
+
+def raw_frame(header: dict, buffers: list[bytes] = ()) -> bytes:
+    """A frame body built by hand (as a hostile kernel could)."""
+    h = json.dumps(header).encode()
+    return struct.pack(">I", len(h)) + h + b"".join(buffers)
+
+
+@pytest.mark.parametrize("value", [
+    None, True, False, 0, -7, 2**200, 1.5, -0.0, 1e308, "", "héllo\n\x00", b"\x00\xffbytes",
+    3 + 4j, [], (), {}, [1, [2, (3, {"a": None})]], {"nested": {"deep": [1.0, "x", (True,)]}},
+])
+def test_plain_values_round_trip(value):
+    out = roundtrip(value)
+    assert out == value
+    assert type(out) is type(value)
+
+
+def test_special_floats_round_trip():
+    out = roundtrip([math.nan, math.inf, -math.inf, complex(math.nan, -math.inf)])
+    assert math.isnan(out[0]) and out[1] == math.inf and out[2] == -math.inf
+    assert math.isnan(out[3].real) and out[3].imag == -math.inf
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64",
+                                   "uint64", "float16", "float32", "float64", "complex64", "complex128"])
+def test_arrays_of_every_allowed_dtype(dtype):
+    rng = np.random.default_rng(0)
+    a = (rng.standard_normal((3, 4, 2)) * 50).astype(dtype)
+    out = roundtrip({"a": a})["a"]
+    assert out.dtype == a.dtype and out.shape == a.shape
+    np.testing.assert_array_equal(out, a)
+    assert out.flags.writeable and out.flags.c_contiguous
+
+
+def test_array_layouts_and_shapes():
+    rng = np.random.default_rng(1)
+    base = rng.standard_normal((6, 8))
+    cases = [base.T, base[::2, 1::3], base.astype(">f8"), np.zeros((0, 5)), np.array(3.25), np.zeros((1,) * 10)]
+    for a in cases:
+        out = roundtrip(a)
+        assert out.shape == a.shape and out.dtype == a.dtype.newbyteorder("=")
+        np.testing.assert_array_equal(out, a)
+
+
+def test_decoded_array_is_a_copy():
+    a = np.arange(4.0)
+    frame = b"".join(bytes(memoryview(c).cast("B")) for c in wire.encode(a))
+    out = wire.decode(frame[12:])
+    out[0] = 99
+    assert a[0] == 0
+
+
+def test_numpy_scalars_keep_their_dtype():
+    for s in [np.float64(1.25), np.float32(2.5), np.int64(-3), np.bool_(True), np.complex128(1 - 2j)]:
+        out = roundtrip(s)
+        assert isinstance(out, np.generic) and out.dtype == s.dtype and out == s
+
+
+def test_non_plain_values_need_a_handle_callback():
+    for bad in [object(), np.array(["a", "b"]), np.array([1, None], dtype=object), {1: "int key"},
+                np.zeros(2, dtype=[("a", "f8")]), np.zeros(2, dtype="M8[s]"), {1.5}]:
+        with pytest.raises(wire.NotPlainData):
+            wire.encode(bad)
+        assert not wire.is_plain(bad)
+
+
+def test_handles_round_trip_through_callbacks():
+    registry = {}
+
+    def handle(obj):
+        registry[id(obj)] = obj
+        return ["H", id(obj) % 2**61, type(obj).__name__]
+
+    obj = object()
+    out = roundtrip({"x": [1, obj]}, handle=handle, make_handle=lambda hid, t: ("handle", hid, t))
+    assert out == {"x": [1, ("handle", id(obj) % 2**61, "object")]}
+
+
+def test_cyclic_value_is_not_an_infinite_loop():
+    cyc: list = []
+    cyc.append(cyc)
+    frame = wire.encode(cyc, handle=lambda o: ["H", 1, "list"])
+    out = wire.decode(b"".join(bytes(memoryview(c).cast("B")) for c in frame)[12:],
+                      make_handle=lambda hid, t: "H")
+    depth = 0
+    while isinstance(out, list):
+        out, depth = out[0], depth + 1
+    assert out == "H" and depth == wire.MAX_DEPTH
+
+
+def test_encode_caps_total_size():
+    with pytest.raises(wire.FrameTooLarge):
+        wire.encode(np.zeros(1000), max_bytes=4000)
+
+
+# ----------------------------------------------------------------------------- hostile frames
+
+GOOD_ARRAY = np.arange(6, dtype="<f8").tobytes()
+
+
+@pytest.mark.parametrize("header,buffers,why", [
+    ({"tree": ["A", "|O", [6], 0], "buffers": [48]}, [GOOD_ARRAY], "dtype"),
+    ({"tree": ["A", "<U4", [3], 0], "buffers": [48]}, [GOOD_ARRAY], "dtype"),
+    ({"tree": ["A", ">f8", [6], 0], "buffers": [48]}, [GOOD_ARRAY], "dtype"),
+    ({"tree": ["A", "<f8", [7], 0], "buffers": [48]}, [GOOD_ARRAY], "length"),
+    ({"tree": ["A", "<f8", [-6], 0], "buffers": [48]}, [GOOD_ARRAY], "shape"),
+    ({"tree": ["A", "<f8", [2, 3.0], 0], "buffers": [48]}, [GOOD_ARRAY], "shape"),
+    ({"tree": ["A", "<f8", [6], 1], "buffers": [48]}, [GOOD_ARRAY], "index"),
+    ({"tree": ["L", [["A", "<f8", [6], 0], ["A", "<f8", [6], 0]]], "buffers": [48]}, [GOOD_ARRAY], "twice"),
+    ({"tree": ["N"], "buffers": [48]}, [GOOD_ARRAY], "unused"),
+    ({"tree": ["N"], "buffers": [40]}, [GOOD_ARRAY], "add up"),
+    ({"tree": ["I", 5], "buffers": []}, [], "int"),
+    ({"tree": ["I", "1e5"], "buffers": []}, [], "int"),
+    ({"tree": ["B", 1], "buffers": []}, [], "node"),
+    ({"tree": ["D", [[1, ["N"]]]], "buffers": []}, [], "dict"),
+    ({"tree": ["D", [["a", ["N"]], ["a", ["N"]]]], "buffers": []}, [], "duplicate"),
+    ({"tree": ["X"], "buffers": []}, [], "tag"),
+    ({"tree": ["H", 3, "Foo"], "buffers": []}, [], "handle"),
+    ({"tree": "N", "buffers": []}, [], "node"),
+    ({"tree": ["N"]}, [], "header"),
+    ({"tree": ["F", "1e400"], "buffers": []}, [], "float"),
+])
+def test_decode_rejects_malformed_frames(header, buffers, why):
+    with pytest.raises(wire.WireError, match=why):
+        wire.decode(raw_frame(header, buffers))
+
+
+def test_decode_rejects_deep_nesting_and_json_constants():
+    deep: list = ["N"]
+    for _ in range(wire.MAX_DEPTH + 5):
+        deep = ["L", [deep]]
+    with pytest.raises(wire.WireError):
+        wire.decode(raw_frame({"tree": deep, "buffers": []}))
+    # a header nested far beyond Python's recursion limit
+    body = b'{"tree": ' + b"[" * 100_000 + b"]" * 100_000 + b', "buffers": []}'
+    with pytest.raises(wire.WireError):
+        wire.decode(struct.pack(">I", len(body)) + body)
+    nan_header = b'{"tree": ["F", NaN], "buffers": []}'
+    with pytest.raises(wire.WireError):
+        wire.decode(struct.pack(">I", len(nan_header)) + nan_header)
+
+
+def test_decode_rejects_truncated_and_garbage():
+    good = b"".join(bytes(memoryview(c).cast("B")) for c in wire.encode({"a": np.arange(3.0)}))[12:]
+    for bad in [b"", b"\x00\x00", good[:-1], good + b"\x00", struct.pack(">I", 10**9) + good[4:],
+                struct.pack(">I", 3) + b"\xff\xfe\xfd"]:
+        with pytest.raises(wire.WireError):
+            wire.decode(bad)
+
+
+def test_socket_framing_and_caps():
+    a, b = socket.socketpair()
+    with a, b:
+        wire.send_frame(a, wire.encode({"x": np.ones((2, 2))}))
+        body = wire.recv_frame(b, time.monotonic() + 5)
+        np.testing.assert_array_equal(wire.decode(body)["x"], np.ones((2, 2)))
+        # an oversized announced length is refused before reading the body
+        a.sendall(struct.pack(">4sQ", wire.MAGIC, 2**40))
+        with pytest.raises(wire.FrameTooLarge):
+            wire.recv_frame(b, time.monotonic() + 5)
+    a, b = socket.socketpair()
+    with a, b:
+        a.sendall(b"EVIL" + bytes(8))
+        with pytest.raises(wire.WireError, match="magic"):
+            wire.recv_frame(b, time.monotonic() + 5)
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError):
+            wire.recv_frame(b, time.monotonic() + 0.3)
+        assert time.monotonic() - t0 < 3
+    a, b = socket.socketpair()
+    with b:
+        a.sendall(struct.pack(">4sQ", wire.MAGIC, 100) + b"short")
+        a.close()
+        with pytest.raises(EOFError):
+            wire.recv_frame(b, time.monotonic() + 5)
