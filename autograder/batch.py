@@ -1,0 +1,366 @@
+"""Grade a whole folder (or zip) of submissions: what ``python -m autograder grade`` runs.
+
+:func:`grade_assignment` finds the submissions, skips students whose results are up to
+date (same submission bytes, source notebook and grader), grades the others on Dask
+(:mod:`autograder.parallel`) and, in this process only, writes as each result arrives:
+
+* ``OUT/<student>/feedback.html``
+* the nbgrader gradebook (and ``<course>/autograded/<student>/<assignment>/`` for formgrader)
+* ``OUT/<student>/results.json`` (last: its fingerprint marks the student as done)
+* ``OUT/grades.csv`` (rewritten after every student)
+
+All files are written atomically, so stopping the run at any moment loses nothing and
+re-running the same command resumes. One run at a time may write an output folder (a lock
+file refuses a second one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import statistics
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from autograder.gradebook import GradebookError, GradebookWriter
+from autograder.parallel import run_jobs
+from autograder.pipeline import (
+    GradingJob,
+    GradingOptions,
+    SourceNotebookError,
+    grade_submission,
+    grader_fingerprint,
+    job_fingerprint,
+    parse_source_notebook,
+)
+from autograder.results import (
+    atomic_write,
+    grades_row,
+    gradescope_results,
+    read_results,
+    write_grades_csv,
+)
+from autograder.submissions import Submission, discover_submissions
+
+__all__ = [
+    "AssignmentNotFoundError",
+    "OutputLockedError",
+    "BatchSummary",
+    "Assignment",
+    "find_assignment",
+    "known_assignments",
+    "grade_assignment",
+    "write_student_outputs",
+]
+
+
+class AssignmentNotFoundError(LookupError):
+    """The assignment has no source notebook in the course folder."""
+
+
+class OutputLockedError(RuntimeError):
+    """Another grading run is writing the same output folder."""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Where an assignment's files are.
+
+    Attributes
+    ----------
+    name : str
+    source_notebook : Path
+        ``source/<name>/<name>.ipynb``.
+    release_dir : Path
+        ``release/<name>/`` (may not exist yet).
+    """
+
+    name: str
+    source_notebook: Path
+    release_dir: Path
+
+
+@dataclass
+class BatchSummary:
+    """What a grading run did.
+
+    Attributes
+    ----------
+    assignment : str
+    out_dir : Path
+    total : int
+        Submissions found.
+    graded : int
+        Graded in this run.
+    skipped : int
+        Up to date from an earlier run.
+    grader_errors : list of str
+        Students whose grading failed on the grader's side (graded again on the next run).
+    faults : list of tuple
+        (student, problem) for every submission-level problem (no notebook, bad JSON,
+        kernel died...).
+    scores : dict
+        student -> (score, max autograded score).
+    gradebook_problems : list of str
+    """
+
+    assignment: str
+    out_dir: Path
+    total: int = 0
+    graded: int = 0
+    skipped: int = 0
+    grader_errors: list[str] = field(default_factory=list)
+    faults: list[tuple[str, str]] = field(default_factory=list)
+    scores: dict[str, tuple[float, float]] = field(default_factory=dict)
+    gradebook_problems: list[str] = field(default_factory=list)
+
+    @property
+    def mean_score(self) -> float | None:
+        vals = [s for s, _ in self.scores.values()]
+        return statistics.fmean(vals) if vals else None
+
+    def lines(self) -> list[str]:
+        """A human-readable summary."""
+        out = [f"{self.assignment}: {self.total} submission(s); graded {self.graded}, "
+               f"up to date {self.skipped}, grader errors {len(self.grader_errors)}."]
+        if self.scores:
+            top = max(m for _, m in self.scores.values())
+            out.append(f"Mean autograded score: {self.mean_score:.2f} / {top:g}.")
+        if self.faults:
+            out.append(f"Submissions with problems ({len({s for s, _ in self.faults})}):")
+            out.extend(f"  {s}: {p}" for s, p in self.faults)
+        if self.grader_errors:
+            out.append("Grader errors (re-run the command to grade these again): "
+                       + ", ".join(self.grader_errors))
+        if self.gradebook_problems:
+            out.append("Not recorded in the gradebook (graded again on the next run):")
+            out.extend(f"  {p}" for p in self.gradebook_problems)
+        out.append(f"Results in {self.out_dir} (grades.csv, <student>/results.json, feedback.html).")
+        return out
+
+
+def known_assignments(course_dir: Path) -> list[str]:
+    """Names of the assignments with a ``source/<name>/<name>.ipynb`` in ``course_dir``."""
+    src = Path(course_dir) / "source"
+    if not src.is_dir():
+        return []
+    return sorted(p.name for p in src.iterdir() if p.is_dir() and list(p.glob("*.ipynb")))
+
+
+def find_assignment(course_dir: Path, name: str) -> Assignment:
+    """Locate an assignment's source notebook and release folder.
+
+    Raises
+    ------
+    AssignmentNotFoundError
+        With the list of known assignments.
+    """
+    course_dir = Path(course_dir)
+    nb = course_dir / "source" / name / f"{name}.ipynb"
+    try:  # the course manifest may name the notebook differently from the assignment
+        from autograder.assignments import get_assignment
+
+        nb = course_dir / get_assignment(name).source_notebook
+    except (ImportError, ValueError):
+        pass
+    if not nb.is_file():
+        known = known_assignments(course_dir)
+        listing = ", ".join(known) if known else "none"
+        raise AssignmentNotFoundError(
+            f"unknown assignment {name!r}: there is no {nb}. Known assignments in "
+            f"{course_dir / 'source'}: {listing}.")
+    return Assignment(name, nb, course_dir / "release" / name)
+
+
+@contextlib.contextmanager
+def _locked(out_dir: Path) -> Iterator[None]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = out_dir / ".grading.lock"
+    with open(lock_path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            who = fh.read().strip() or "?"
+            raise OutputLockedError(
+                f"another grading run (pid {who}) is writing {out_dir}; wait for it to finish or "
+                "use another --out folder") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def write_student_outputs(result: dict, out_dir: Path, *, gradebook: GradebookWriter | None = None,
+                          autograded_dir: Path | None = None, notebook_id: str = "") -> dict:
+    """Write one student's files; results.json last. Returns the results.json document.
+
+    Parameters
+    ----------
+    result : dict
+        From :func:`autograder.pipeline.grade_submission`.
+    out_dir : Path
+        ``OUT``; files go to ``OUT/<student>/``.
+    gradebook : GradebookWriter, optional
+        Records the scores when given. When that fails, results.json is not written (so the
+        next run grades the student again) and :class:`GradebookError` is raised.
+    autograded_dir : Path, optional
+        ``<course>/autograded``: the executed notebook is saved there for formgrader.
+    notebook_id : str
+        Notebook file stem in ``autograded/``.
+    """
+    sdir = Path(out_dir) / result["student"]
+    atomic_write(sdir / "feedback.html", result["feedback_html"] or "")
+    if gradebook is not None:
+        if autograded_dir is not None and result.get("notebook"):
+            atomic_write(autograded_dir / result["student"] / result["assignment"] / f"{notebook_id}.ipynb",
+                         result["notebook"])
+        gradebook.record(result)
+    doc = gradescope_results(result)
+    atomic_write(sdir / "results.json", _dumps(doc))
+    return doc
+
+
+def _dumps(doc: dict) -> str:
+    import json
+
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, out_dir: Path | None = None,
+                     workers: int = 2, scheduler: str | None = None,
+                     options: GradingOptions | None = None, gradebook: bool = True,
+                     force: bool = False, progress: bool = True,
+                     grade: Callable[[GradingJob], dict] = grade_submission) -> BatchSummary:
+    """Grade every submission of ``assignment`` found in ``submissions``.
+
+    Parameters
+    ----------
+    assignment : str
+        Assignment name (``source/<assignment>/<assignment>.ipynb`` must exist).
+    submissions : Path
+        Folder or zip (see :func:`autograder.submissions.discover_submissions`).
+    course_dir : Path
+        The nbgrader course folder.
+    out_dir : Path, optional
+        Default ``<course>/grading-out/<assignment>``.
+    workers : int
+        Local Dask workers (0: grade in this process).
+    scheduler : str, optional
+        Address of a running Dask scheduler.
+    options : GradingOptions, optional
+        Time budgets; ``hide`` gets the course, submissions and output folders added.
+    gradebook : bool
+        Record grades in the course's nbgrader gradebook.
+    force : bool
+        Grade everyone again, even when up to date.
+    progress : bool
+        Show a progress bar.
+    grade : callable
+        Per-submission function (tests substitute it).
+
+    Returns
+    -------
+    BatchSummary
+
+    Raises
+    ------
+    AssignmentNotFoundError, SourceNotebookError, SubmissionsError, OutputLockedError,
+    ParallelError, GradebookError
+        Bad input, said clearly; nothing graded so far is lost.
+    """
+    from tqdm.auto import tqdm
+
+    options = options if options is not None else GradingOptions()
+    course_dir = Path(course_dir).resolve()
+    info = find_assignment(course_dir, assignment)
+    source_bytes = info.source_notebook.read_bytes()
+    try:
+        graded_cells = parse_source_notebook(nbformat.reads(source_bytes.decode("utf-8"), as_version=4))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SourceNotebookError(f"{info.source_notebook}: {exc}") from exc
+    grade_ids = [g.grade_id for g in graded_cells]
+    out_dir = Path(out_dir) if out_dir is not None else course_dir / "grading-out" / assignment
+    out_dir = out_dir.resolve()
+    submissions = Path(submissions).resolve()
+    summary = BatchSummary(assignment, out_dir)
+
+    with _locked(out_dir), tempfile.TemporaryDirectory(prefix="ag-submissions-") as extract:
+        subs = discover_submissions(submissions, assignment, extract_to=Path(extract))
+        summary.total = len(subs)
+        hide = tuple(dict.fromkeys([*options.hide, str(course_dir), str(submissions), str(out_dir),
+                                    str(extract)]))
+        opts = GradingOptions(**{**options.__dict__, "hide": hide})
+        grader = grader_fingerprint()
+        rows: dict[str, dict] = {}
+        todo: list[tuple[Submission, bytes | None, str]] = []
+        for sub in subs:
+            data = None
+            if sub.path is not None:
+                try:
+                    data = sub.path.read_bytes()
+                except OSError as exc:
+                    sub.problems.append(f"the notebook could not be read ({exc.strerror})")
+                    sub.path = None
+            fp = job_fingerprint(data, source_bytes, grader)
+            old = read_results(out_dir / sub.student / "results.json")
+            extra = (old or {}).get("extra_data", {})
+            if (not force and old is not None and extra.get("fingerprint") == fp
+                    and not extra.get("grader_error") and (out_dir / sub.student / "feedback.html").is_file()):
+                summary.skipped += 1
+                rows[sub.student] = grades_row(old)
+                summary.scores[sub.student] = (float(old.get("score", 0)), _auto_max(old))
+                summary.faults.extend((sub.student, p) for p in extra.get("problems", []))
+                continue
+            todo.append((sub, data, fp))
+
+        def jobs() -> Iterator[GradingJob]:
+            for sub, data, fp in todo:
+                yield GradingJob(
+                    student=sub.student, assignment=assignment, origin=sub.origin, submission=data,
+                    problems=list(sub.problems), source_notebook=source_bytes,
+                    release_dir=str(info.release_dir), notebook_name=info.source_notebook.name,
+                    fingerprint=fp, options=opts)
+
+        writer_cm = (GradebookWriter(course_dir, assignment, info.source_notebook) if gradebook
+                     else contextlib.nullcontext(None))
+        with writer_cm as writer, tqdm(total=len(subs), initial=summary.skipped, unit="submission",
+                                       desc=f"grading {assignment}", disable=not progress) as bar:
+            if summary.skipped or not todo:
+                write_grades_csv(out_dir / "grades.csv", rows.values(), grade_ids)
+            for result in run_jobs(jobs(), workers=workers, scheduler=scheduler, grade=grade):
+                student = result["student"]
+                try:
+                    doc = write_student_outputs(
+                        result, out_dir, gradebook=writer,
+                        autograded_dir=course_dir / "autograded" if writer is not None else None,
+                        notebook_id=info.source_notebook.stem)
+                except GradebookError as exc:
+                    summary.gradebook_problems.append(f"{student}: {exc}")
+                    doc = gradescope_results(result)
+                rows[student] = grades_row(doc)
+                write_grades_csv(out_dir / "grades.csv", rows.values(), grade_ids)
+                summary.graded += 1
+                summary.scores[student] = (float(result["score"]), _auto_max(doc))
+                summary.faults.extend((student, p) for p in result["problems"])
+                if result.get("fatal") and result["fatal"] not in result["problems"]:
+                    summary.faults.append((student, result["fatal"]))
+                if result.get("grader_error"):
+                    summary.grader_errors.append(student)
+                bar.set_postfix_str(student, refresh=False)
+                bar.update(1)
+    return summary
+
+
+def _auto_max(doc: dict) -> float:
+    return float(sum(t.get("max_score", 0) for t in doc.get("tests", [])
+                     if t.get("extra_data", {}).get("kind") == "auto"))

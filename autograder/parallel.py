@@ -1,0 +1,133 @@
+"""Grade many submissions in parallel on Dask.
+
+Each task grades one student (:func:`autograder.pipeline.grade_submission`, which starts
+its own student kernel) and returns the result dict; the caller's process receives the
+results as they complete and is the only one that writes files and the gradebook.
+
+* Default: a ``distributed.LocalCluster`` with ``N`` single-threaded worker processes.
+* ``scheduler="tcp://host:port"``: a ``Client`` on an existing scheduler (workers there
+  must have this project installed, and see the course folder at the same path).
+* ``workers=0``: no Dask at all, grade in this process one by one (debugging).
+
+A worker that dies (killed, out of memory) loses its running task; the scheduler
+reschedules it on another worker (Dask's ``allowed-failures``), and each task also has
+``retries=2`` for exceptions. A task that still fails becomes a failed result for that
+student (all tests 0, marked as a grader error so a re-run grades it again): nothing is
+lost. At most a window of tasks is in flight, so submissions are read lazily.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+
+from autograder.pipeline import GradingJob, error_result, grade_submission
+
+__all__ = ["ParallelError", "run_jobs"]
+
+
+class ParallelError(RuntimeError):
+    """The Dask cluster could not be started or reached."""
+
+
+def _serial(jobs: Iterable[GradingJob], grade: Callable[[GradingJob], dict]) -> Iterator[dict]:
+    for job in jobs:
+        try:
+            yield grade(job)
+        except Exception as exc:  # grade_submission never raises; a custom grade might
+            yield error_result(job, f"grading failed ({type(exc).__name__}: {exc})")
+
+
+def _client(workers: int, scheduler: str | None):
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="20s"), None
+        except (OSError, TimeoutError) as exc:
+            raise ParallelError(
+                f"cannot reach the Dask scheduler at {scheduler} ({exc}); check the address "
+                "(tcp://HOST:PORT) and that 'dask scheduler' is running") from exc
+    try:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+    except Exception as exc:
+        raise ParallelError(f"could not start {workers} local Dask worker(s): {exc}") from exc
+    try:
+        return Client(cluster), cluster
+    except Exception:
+        cluster.close()
+        raise
+
+
+def run_jobs(jobs: Iterable[GradingJob], *, workers: int = 2, scheduler: str | None = None,
+             grade: Callable[[GradingJob], dict] = grade_submission,
+             window: int | None = None) -> Iterator[dict]:
+    """Grade ``jobs`` and yield each result dict as soon as it is ready (any order).
+
+    Parameters
+    ----------
+    jobs : iterable of GradingJob
+        Consumed lazily (at most ``window`` in flight).
+    workers : int
+        Local worker processes; 0 grades in this process without Dask. Ignored with
+        ``scheduler``.
+    scheduler : str, optional
+        Address of a running Dask scheduler, e.g. ``tcp://10.0.0.5:8786``.
+    grade : callable
+        The per-job function (importable on the workers).
+    window : int, optional
+        Tasks in flight; default ``max(4, 3 * workers)`` (or 3x the cluster's threads).
+
+    Yields
+    ------
+    dict
+        Result dicts (see :func:`autograder.pipeline.build_result`).
+
+    Raises
+    ------
+    ParallelError
+        The cluster could not be started or reached.
+    """
+    if not scheduler and workers <= 0:
+        yield from _serial(jobs, grade)
+        return
+    from distributed import as_completed
+
+    client, cluster = _client(workers, scheduler)
+    try:
+        if window is None:
+            threads = sum(client.nthreads().values()) or workers or 1
+            window = max(4, 3 * threads)
+        it = iter(jobs)
+        pending: dict[str, GradingJob] = {}
+        done = as_completed()
+
+        def submit_next() -> bool:
+            job = next(it, None)
+            if job is None:
+                return False
+            key = f"grade-{job.student}-{uuid.uuid4().hex[:8]}"
+            fut = client.submit(grade, job, key=key, retries=2, pure=False)
+            pending[fut.key] = job
+            done.add(fut)
+            return True
+
+        for _ in range(window):
+            if not submit_next():
+                break
+        for fut in done:
+            job = pending.pop(fut.key)
+            try:
+                result = fut.result()
+            except Exception as exc:  # KilledWorker after repeated worker deaths, etc.
+                result = error_result(job, f"grading failed on the Dask cluster "
+                                           f"({type(exc).__name__}: {exc})")
+            fut.release()
+            submit_next()
+            yield result
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

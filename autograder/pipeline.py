@@ -1,0 +1,786 @@
+"""Grade one submission: an ordered list of single-purpose steps.
+
+:func:`grade_submission` takes a :class:`GradingJob` (everything one student's grading
+needs, picklable so that a Dask worker can run it) and returns a plain result dict
+(JSON-able, see :func:`build_result`). It never raises: whatever goes wrong becomes a
+clear per-test result, so no submission is ever lost.
+
+The steps, in order (:data:`STEPS`), each a function ``step(state) -> None`` on a
+:class:`GradingState`, testable alone:
+
+1. :func:`parse_source` -- graded cells (grade_id, points, test code) from the instructor's
+   **source** notebook; the submission's metadata is never trusted for this.
+2. :func:`load_submission` -- safe read of the submitted bytes (bad JSON, non-UTF-8, huge
+   files), normalized, saved outputs dropped.
+3. :func:`prepare_workdir` -- a fresh scratch folder with only the released files and the
+   student's notebook.
+4. :func:`start_kernel` -- the resource-limited student kernel (:mod:`autograder.sandbox`).
+5. :func:`execute_student_notebook` -- the student's code cells in order, except the cells
+   whose grade_id is an autograded test cell of the source; errors do not stop execution;
+   a cell that kills the kernel is skipped and the kernel is restarted with the cells
+   before it re-run.
+6. :func:`run_tests` -- each autograded test cell of the source, in source order, through
+   :func:`autograder.remote.run_graded_cell`; all-or-nothing points from the source; manual
+   cells are "pending manual grading"; a test that kills the kernel fails and the kernel is
+   restarted and the student's cells re-run before the next test.
+7. :func:`stop_kernel` -- ends the kernel and every process it left running.
+8. :func:`render_feedback` -- feedback.html text (:mod:`autograder.feedback`).
+
+Writing the outputs (results.json, feedback.html, grades.csv, gradebook) happens in the
+main process, see :mod:`autograder.results` and :mod:`autograder.gradebook`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import shutil
+import tempfile
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from autograder.submissions import copy_tree_files, load_notebook_bytes
+
+__all__ = [
+    "GRADER_VERSION",
+    "GradedCell",
+    "GradingOptions",
+    "GradingJob",
+    "GradingState",
+    "TestResult",
+    "STEPS",
+    "SourceNotebookError",
+    "grade_submission",
+    "error_result",
+    "grader_fingerprint",
+    "job_fingerprint",
+    "parse_source",
+    "parse_source_notebook",
+    "load_submission",
+    "prepare_workdir",
+    "start_kernel",
+    "execute_student_notebook",
+    "run_tests",
+    "stop_kernel",
+    "render_feedback",
+    "executed_notebook",
+    "build_result",
+    "redact_hidden",
+    "PREAMBLE",
+]
+
+#: Bumped when the meaning of results changes; part of every result's fingerprint.
+GRADER_VERSION = "1"
+
+
+def _preamble() -> str:
+    env = {"AUTOGRADER_GRADING": "1"}
+    try:
+        from autograder.assignments import GRADING_ENV
+
+        env.update(GRADING_ENV)
+    except ImportError:  # a course without the manifest
+        pass
+    return f"import os as _ag_os\n_ag_os.environ.update({env!r})\ndel _ag_os\n"
+
+
+#: Run in the kernel before the student's cells (and after each restart): selects the
+#: grading-size data of the notebooks (``COURSE_GRADING=1``, see :mod:`autograder.assignments`)
+#: and makes ``course_lib.check.check()`` a no-op, so a submission that calls it does not
+#: start a second kernel.
+PREAMBLE = _preamble()
+
+_HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
+_HIDDEN_END = "### END HIDDEN TESTS"
+
+#: Caps on what the student's cells print, kept for feedback.html.
+_MAX_STREAM_CHARS = 100_000
+_MAX_CELL_OUTPUT_CHARS = 2_000_000
+_MAX_NOTEBOOK_OUTPUT_CHARS = 12_000_000
+_MAX_MESSAGE_CHARS = 4_000
+
+
+class SourceNotebookError(ValueError):
+    """The instructor's source notebook cannot be used for grading."""
+
+
+@dataclass(frozen=True)
+class GradedCell:
+    """A graded cell of the instructor's source notebook.
+
+    Attributes
+    ----------
+    grade_id : str
+        nbgrader ``grade_id``.
+    points : float
+        Points from the source metadata.
+    kind : str
+        ``"auto"`` (autograded test cell) or ``"manual"`` (manually graded answer or task).
+    source : str
+        The cell's full source (visible and hidden tests). Never written for students.
+    index : int
+        Position in the source notebook.
+    """
+
+    grade_id: str
+    points: float
+    kind: str
+    source: str
+    index: int
+
+
+@dataclass(frozen=True)
+class GradingOptions:
+    """Time and restart budgets of one submission.
+
+    Attributes
+    ----------
+    cell_timeout : float
+        Seconds for one of the student's cells.
+    test_timeout : float
+        Seconds for one graded test cell.
+    submission_timeout : float
+        Seconds for the whole submission (cells, tests and restarts); what is left when
+        it runs out fails with a clear message.
+    max_restarts : int
+        Kernel restarts allowed per submission.
+    memory_mb : int
+        Memory limit of the student kernel.
+    hide : tuple of str
+        Paths the student kernel must not see (course folder, other submissions, outputs).
+    extra_paths : tuple of str
+        Folders added to the kernel's import path (where ``course_lib`` lives).
+    """
+
+    cell_timeout: float = 300.0
+    test_timeout: float = 60.0
+    submission_timeout: float = 1800.0
+    max_restarts: int = 3
+    memory_mb: int = 4096
+    hide: tuple[str, ...] = ()
+    extra_paths: tuple[str, ...] = ()
+
+
+@dataclass
+class GradingJob:
+    """Everything needed to grade one student's submission (picklable).
+
+    Attributes
+    ----------
+    student : str
+        Safe student id.
+    assignment : str
+        Assignment name.
+    origin : str
+        Where the submission came from (for messages).
+    submission : bytes or None
+        The notebook file's bytes, or None when no notebook was found.
+    problems : list of str
+        Problems found while locating the submission.
+    source_notebook : bytes
+        The instructor's source notebook file.
+    release_dir : str
+        Folder of released files copied next to the student's notebook.
+    notebook_name : str
+        File name the student's notebook gets in the scratch folder.
+    fingerprint : str
+        Hash of submission, source notebook and grader (see :func:`job_fingerprint`).
+    options : GradingOptions
+    """
+
+    student: str
+    assignment: str
+    origin: str
+    submission: bytes | None
+    problems: list[str]
+    source_notebook: bytes
+    release_dir: str
+    notebook_name: str
+    fingerprint: str
+    options: GradingOptions = field(default_factory=GradingOptions)
+
+
+@dataclass
+class TestResult:
+    """Outcome of one graded cell for one student.
+
+    Attributes
+    ----------
+    grade_id : str
+    kind : str
+        ``"auto"`` or ``"manual"``.
+    points : float
+        Maximum points.
+    score : float
+        Points earned (0 for manual cells until graded by hand).
+    status : str
+        ``"passed"``, ``"failed"`` or ``"pending"`` (manual grading).
+    message : str
+        Student-facing explanation; never the hidden test's code.
+    duration : float
+        Seconds spent.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    grade_id: str
+    kind: str
+    points: float
+    score: float
+    status: str
+    message: str
+    duration: float = 0.0
+
+
+@dataclass
+class _Cell:
+    """What happened to one of the student's code cells."""
+
+    status: str  # ok, error, timeout, died, skipped, test
+    outputs: list = field(default_factory=list)
+    duration: float = 0.0
+
+
+@dataclass
+class GradingState:
+    """What the steps share while grading one submission."""
+
+    job: GradingJob
+    graded: list[GradedCell] = field(default_factory=list)
+    notebook: Any = None
+    problems: list[str] = field(default_factory=list)
+    fatal: str | None = None
+    grader_error: bool = False
+    workdir: Path | None = None
+    kernel: Any = None
+    isolation: str = ""
+    stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    started: float = field(default_factory=time.monotonic)
+    cells: dict[int, _Cell] = field(default_factory=dict)
+    replay: list[int] = field(default_factory=list)
+    restarts: int = 0
+    output_chars: int = 0
+    tests: list[TestResult] = field(default_factory=list)
+    feedback_html: str = ""
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.job.options.submission_timeout
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def note(self, problem: str) -> None:
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+
+# --------------------------------------------------------------------------- fingerprints
+
+def grader_fingerprint() -> str:
+    """Hash of the grader's own code (every ``*.py`` of the ``autograder`` package) and version.
+
+    Changing a check helper or the pipeline therefore re-grades everything on the next run.
+    """
+    h = hashlib.sha256(f"autograder {GRADER_VERSION}\n".encode())
+    pkg = Path(__file__).resolve().parent
+    for path in sorted(pkg.rglob("*.py")):
+        rel = path.relative_to(pkg).as_posix()
+        if rel.startswith("examples/"):
+            continue
+        h.update(rel.encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def job_fingerprint(submission: bytes | None, source_notebook: bytes, grader: str) -> str:
+    """Hash of (submission bytes, source notebook bytes, grader fingerprint).
+
+    A student whose recorded fingerprint matches is not graded again on a re-run.
+    """
+    h = hashlib.sha256()
+    for part in (submission if submission is not None else b"<no notebook>", source_notebook,
+                 grader.encode()):
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- source notebook
+
+def _nbgrader(cell) -> dict:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def parse_source_notebook(nb) -> list[GradedCell]:
+    """The graded cells of an instructor's source notebook, in order.
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+        The source notebook (with hidden tests and solutions).
+
+    Returns
+    -------
+    list of GradedCell
+        Autograded test cells (``grade`` and not ``solution``, code) and manually graded
+        cells (``grade`` and ``solution``, or ``task``).
+
+    Raises
+    ------
+    SourceNotebookError
+        A graded cell has no grade_id or no points, or a grade_id is used twice.
+    """
+    out: list[GradedCell] = []
+    seen: set[str] = set()
+    for i, cell in enumerate(nb.cells):
+        meta = _nbgrader(cell)
+        if not (meta.get("grade") or meta.get("task")):
+            continue
+        gid = meta.get("grade_id")
+        if not isinstance(gid, str) or not gid:
+            raise SourceNotebookError(f"source cell {i + 1} is graded but has no grade_id; fix the "
+                                      "source notebook's nbgrader metadata")
+        if gid in seen:
+            raise SourceNotebookError(f"grade_id {gid!r} is used by two cells of the source notebook")
+        seen.add(gid)
+        pts = meta.get("points")
+        if not isinstance(pts, (int, float)) or isinstance(pts, bool) or pts < 0:
+            raise SourceNotebookError(f"graded cell {gid!r} of the source notebook has no valid points")
+        if meta.get("task") or meta.get("solution"):
+            kind = "manual"
+        elif cell.get("cell_type") == "code":
+            kind = "auto"
+        else:
+            raise SourceNotebookError(f"graded cell {gid!r} is a {cell.get('cell_type')} cell but not "
+                                      "a solution or task cell; nbgrader cannot grade it")
+        source = cell.get("source", "")
+        out.append(GradedCell(gid, float(pts), kind, source if isinstance(source, str) else "".join(source), i))
+    return out
+
+
+def redact_hidden(message: str, source: str) -> str:
+    """Remove any line of the hidden-test block of ``source`` from ``message``.
+
+    Test messages are meant to be student-facing AssertionError texts; this is a second
+    line of defence in case a traceback quotes the hidden code.
+    """
+    hidden: list[str] = []
+    inside = False
+    for line in source.splitlines():
+        s = line.strip()
+        if s.startswith(_HIDDEN_BEGIN):
+            inside = True
+            continue
+        if s.startswith(_HIDDEN_END):
+            inside = False
+            continue
+        if inside and len(s) >= 6 and not s.startswith("#"):
+            hidden.append(s)
+    for s in sorted(hidden, key=len, reverse=True):
+        message = message.replace(s, "[hidden test code]")
+    return message
+
+
+def _clip(text: str, limit: int = _MAX_MESSAGE_CHARS) -> str:
+    text = text.strip()
+    if len(text) > limit:
+        return text[:limit] + f"\n... [{len(text) - limit} more characters cut]"
+    return text
+
+
+# --------------------------------------------------------------------------- steps
+
+def parse_source(state: GradingState) -> None:
+    """Step 1: read the graded cells from the instructor's source notebook."""
+    nb = nbformat.reads(state.job.source_notebook.decode("utf-8"), as_version=4)
+    state.graded = parse_source_notebook(nb)
+
+
+def load_submission(state: GradingState) -> None:
+    """Step 2: read the submitted bytes into a clean notebook, recording problems."""
+    for p in state.job.problems:
+        state.note(p)
+    if state.job.submission is None:
+        state.fatal = state.job.problems[0] if state.job.problems else "no notebook found"
+        return
+    loaded = load_notebook_bytes(state.job.submission)
+    for p in loaded.problems:
+        state.note(p)
+    if loaded.notebook is None:
+        state.fatal = loaded.problems[-1]
+        return
+    state.notebook = loaded.notebook
+
+
+def prepare_workdir(state: GradingState) -> None:
+    """Step 3: a fresh scratch folder with the released files and the student's notebook only."""
+    if state.notebook is None:
+        return
+    workdir = Path(tempfile.mkdtemp(prefix=f"ag-{state.job.student[:20]}-"))
+    state.workdir = workdir
+    release = Path(state.job.release_dir)
+    if release.is_dir():
+        copy_tree_files(release, workdir, skip_suffixes=(".ipynb",))
+    nbformat.write(state.notebook, workdir / state.job.notebook_name)
+
+
+def _kernel_api():
+    from autograder import sandbox
+
+    return sandbox
+
+
+def start_kernel(state: GradingState) -> None:
+    """Step 4: start the student kernel in the scratch folder (a clear fault if it cannot start)."""
+    if state.notebook is None or state.workdir is None:
+        return
+    sandbox = _kernel_api()
+    opts = state.job.options
+    try:
+        limits = sandbox.Limits(cell_timeout=opts.cell_timeout, total_timeout=opts.submission_timeout,
+                                memory_mb=opts.memory_mb)
+        kernel = sandbox.StudentKernel(state.workdir, extra_paths=tuple(opts.extra_paths),
+                                       limits=limits, hide=tuple(opts.hide))
+        state.kernel = state.stack.enter_context(kernel)
+    except Exception as exc:  # KernelError and whatever the OS says
+        state.fatal = f"the grader could not start a Python kernel for this submission ({exc}); " \
+                      "it will be graded again on the next run"
+        state.grader_error = True
+        return
+    state.isolation = str(getattr(state.kernel, "isolation", "") or "")
+    _run(state, PREAMBLE, 30.0)
+
+
+def _run(state: GradingState, source: str, timeout: float) -> _Cell:
+    """Run one cell in the kernel; every failure becomes a status, never an exception."""
+    t0 = time.monotonic()
+    try:
+        res = state.kernel.run_cell(source, timeout=max(timeout, 0.1))
+    except Exception as exc:
+        name = type(exc).__name__
+        status = "died" if "Died" in name else "timeout" if "Timeout" in name else "error"
+        return _Cell(status, [nbformat.v4.new_output("stream", name="stderr",
+                                                     text=f"[grader] {name}: {exc}\n")],
+                     time.monotonic() - t0)
+    status = getattr(res, "status", "error")
+    if status not in ("ok", "error", "timeout", "died"):
+        status = "error"
+    outputs = list(getattr(res, "outputs", None) or [])
+    return _Cell(status, outputs, float(getattr(res, "duration", time.monotonic() - t0)))
+
+
+def _kernel_alive(state: GradingState) -> bool:
+    try:
+        return bool(state.kernel.alive)
+    except Exception:
+        return False
+
+
+def _recover(state: GradingState, before: int | None) -> bool:
+    """Restart the kernel and re-run the student's completed cells (those before ``before``).
+
+    Returns False (with ``state.fatal`` set) when the restart budget or time runs out.
+    """
+    opts = state.job.options
+    while True:
+        if state.restarts >= opts.max_restarts:
+            state.fatal = (f"the kernel running your code died {state.restarts + 1} times; "
+                           "stopped restarting it")
+            return False
+        if state.remaining() <= 0:
+            state.fatal = f"the time budget of {opts.submission_timeout:.0f} s for the submission was used up"
+            return False
+        state.restarts += 1
+        try:
+            state.kernel.restart()
+        except Exception as exc:
+            state.fatal = f"the kernel could not be restarted ({exc})"
+            state.grader_error = True
+            return False
+        _run(state, PREAMBLE, 30.0)
+        clean = True
+        for j in list(state.replay):
+            if before is not None and j >= before:
+                break
+            left = state.remaining()
+            if left <= 0:
+                state.fatal = f"the time budget of {opts.submission_timeout:.0f} s was used up " \
+                              "while re-running your cells"
+                return False
+            res = _run(state, state.notebook.cells[j].source, min(opts.cell_timeout, left))
+            if res.status in ("died", "timeout") or not _kernel_alive(state):
+                state.replay.remove(j)
+                state.cells[j].status = res.status if res.status in ("died", "timeout") else "died"
+                state.note(f"cell {j + 1} failed when it was re-run after a kernel restart; skipped it")
+                if not _kernel_alive(state):
+                    clean = False
+                    break
+        if clean:
+            return True
+
+
+def _keep_outputs(state: GradingState, outputs: list) -> list:
+    """Cap what a cell printed: long text is cut, and past the per-cell and per-notebook budgets
+    outputs are dropped with a note (plots within the budgets are kept)."""
+    kept: list = []
+    cell_chars = 0
+    for out in outputs:
+        try:
+            node = nbformat.from_dict(out)
+            if node.get("output_type") == "stream" and len(node.get("text", "")) > _MAX_STREAM_CHARS:
+                cut = len(node["text"]) - _MAX_STREAM_CHARS
+                node["text"] = node["text"][:_MAX_STREAM_CHARS] + \
+                    f"\n[grader] output too large: {cut} more characters were cut\n"
+            size = len(json.dumps(node))
+        except (TypeError, ValueError):
+            continue
+        if cell_chars + size > _MAX_CELL_OUTPUT_CHARS or \
+                state.output_chars + size > _MAX_NOTEBOOK_OUTPUT_CHARS:
+            kept.append(nbformat.v4.new_output(
+                "stream", name="stderr", text="[grader] output too large: the rest of this cell's output "
+                                              "was dropped\n"))
+            break
+        kept.append(node)
+        cell_chars += size
+        state.output_chars += size
+    return kept
+
+
+def execute_student_notebook(state: GradingState) -> None:
+    """Step 5: run the student's code cells in order (not the source's test cells)."""
+    if state.kernel is None or state.fatal:
+        return
+    opts = state.job.options
+    tests = {g.grade_id for g in state.graded if g.kind == "auto"}
+    for i, cell in enumerate(state.notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        if cell.metadata.get("nbgrader", {}).get("grade_id") in tests:
+            state.cells[i] = _Cell("test")
+            continue
+        if not cell.source.strip():
+            continue
+        left = state.remaining()
+        if left <= 0:
+            state.cells[i] = _Cell("skipped")
+            state.note(f"the time budget of {opts.submission_timeout:.0f} s ran out at cell {i + 1}; "
+                       "later cells were not run")
+            continue
+        res = _run(state, cell.source, min(opts.cell_timeout, left))
+        res.outputs = _keep_outputs(state, res.outputs)
+        state.cells[i] = res
+        alive = _kernel_alive(state)
+        if res.status in ("ok", "error") and alive:
+            state.replay.append(i)
+        elif res.status == "timeout":
+            state.note(f"cell {i + 1} did not finish within {min(opts.cell_timeout, left):.0f} s; it was "
+                       "stopped, the kernel restarted and the cells before it re-run")
+            res.outputs.append(nbformat.v4.new_output(
+                "stream", name="stderr", text="[grader] this cell was stopped: it ran out of time\n"))
+        else:
+            res.status = "died"
+            state.note(f"cell {i + 1} ended the kernel (os._exit, a crash or running out of memory); "
+                       "the kernel was restarted, the cells before it re-run, and grading went on")
+            res.outputs.append(nbformat.v4.new_output(
+                "stream", name="stderr", text="[grader] the kernel died while running this cell\n"))
+        if not _kernel_alive(state) and not _recover(state, before=i):
+            return
+
+
+def _run_graded_cell():
+    from autograder.remote import run_graded_cell
+
+    return run_graded_cell
+
+
+def run_tests(state: GradingState) -> None:
+    """Step 6: run every graded cell of the source against the student's kernel."""
+    opts = state.job.options
+    run_graded_cell = _run_graded_cell() if state.kernel is not None else None
+    for g in state.graded:
+        if g.kind == "manual":
+            state.tests.append(TestResult(g.grade_id, "manual", g.points, 0.0, "pending",
+                                          "pending manual grading"))
+            continue
+        if state.fatal or state.kernel is None:
+            reason = state.fatal or "the submission could not be run"
+            state.tests.append(TestResult(g.grade_id, "auto", g.points, 0.0, "failed", reason))
+            continue
+        left = state.remaining()
+        if left <= 0:
+            state.tests.append(TestResult(
+                g.grade_id, "auto", g.points, 0.0, "failed",
+                f"not run: the time budget of {opts.submission_timeout:.0f} s for the submission was used up"))
+            continue
+        t0 = time.monotonic()
+        sink = io.StringIO()  # what the test cell prints may show expected values: never shown
+        try:
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                outcome = run_graded_cell(state.kernel, g.source, timeout=min(opts.test_timeout, left))
+            passed, message = bool(outcome.passed), str(outcome.message or "")
+        except Exception as exc:
+            passed, message = False, f"the test could not be run ({type(exc).__name__}: {exc})"
+        duration = time.monotonic() - t0
+        died = not _kernel_alive(state)
+        if died:  # died, or was stopped at the deadline: the test fails, the kernel is restarted
+            if passed or not message:
+                message = "the kernel running your code stopped during this test"
+            passed = False
+        message = _clip(redact_hidden(message, g.source)) or ("passed" if passed else "failed")
+        state.tests.append(TestResult(g.grade_id, "auto", g.points, g.points if passed else 0.0,
+                                      "passed" if passed else "failed", message, duration))
+        if died:
+            state.note(f"test {g.grade_id} stopped the kernel ({message.splitlines()[0]}); it was "
+                       "restarted and your cells re-run for the next tests")
+            _recover(state, before=None)
+
+
+def stop_kernel(state: GradingState) -> None:
+    """Step 7: end the kernel (the sandbox also ends every process the student started)."""
+    try:
+        state.stack.close()
+    except Exception as exc:
+        state.note(f"the kernel did not shut down cleanly ({exc})")
+    state.kernel = None
+
+
+def executed_notebook(state: GradingState):
+    """The student's notebook with the outputs of this run (what feedback and formgrader show)."""
+    if state.notebook is None:
+        return None
+    nb = nbformat.from_dict(json.loads(json.dumps(state.notebook)))
+    count = 0
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        ran = state.cells.get(i)
+        if ran is not None and ran.status not in ("test", "skipped"):
+            count += 1
+            cell.execution_count = count
+            cell.outputs = [dict(o, execution_count=count) if o.get("output_type") == "execute_result" else o
+                            for o in ran.outputs]
+    return nb
+
+
+def render_feedback(state: GradingState) -> None:
+    """Step 8: feedback.html text for the student."""
+    from autograder.feedback import fallback_html, render_feedback_html
+
+    _complete_tests(state)
+    kwargs = {"student": state.job.student, "assignment": state.job.assignment,
+              "problems": state.problems, "fatal": state.fatal}
+    try:
+        state.feedback_html = render_feedback_html(executed_notebook(state), state.tests, **kwargs)
+    except Exception as exc:  # nbconvert on odd content: still give the student their results
+        state.note(f"the notebook could not be rendered into feedback ({type(exc).__name__})")
+        state.feedback_html = fallback_html(state.tests, **kwargs)
+
+
+STEPS = (parse_source, load_submission, prepare_workdir, start_kernel, execute_student_notebook,
+         run_tests, stop_kernel, render_feedback)
+
+
+def _cleanup(state: GradingState) -> None:
+    with contextlib.suppress(Exception):
+        state.stack.close()
+    if state.workdir is not None:
+        shutil.rmtree(state.workdir, ignore_errors=True)
+
+
+def _complete_tests(state: GradingState) -> None:
+    """Give every graded cell a result (a step that crashed may have left some out), in source order."""
+    done = {t.grade_id for t in state.tests}
+    for g in state.graded:
+        if g.grade_id not in done:
+            state.tests.append(TestResult(g.grade_id, g.kind, g.points, 0.0,
+                                          "pending" if g.kind == "manual" else "failed",
+                                          "pending manual grading" if g.kind == "manual"
+                                          else (state.fatal or "not run")))
+    order = {g.grade_id: k for k, g in enumerate(state.graded)}
+    state.tests.sort(key=lambda t: order.get(t.grade_id, len(order)))
+
+
+def build_result(state: GradingState) -> dict:
+    """The plain result dict of one submission (what a Dask task returns).
+
+    Keys: student, assignment, origin, fingerprint, grader_error, score, max_score,
+    execution_time, problems, fatal, isolation, tests (list of TestResult dicts),
+    feedback_html, notebook (executed notebook as JSON text, or None).
+    """
+    _complete_tests(state)
+    nb = executed_notebook(state)
+    return {
+        "student": state.job.student,
+        "assignment": state.job.assignment,
+        "origin": state.job.origin,
+        "fingerprint": state.job.fingerprint,
+        "grader_error": state.grader_error,
+        "score": float(sum(t.score for t in state.tests)),
+        "max_score": float(sum(t.points for t in state.tests)),
+        "execution_time": time.monotonic() - state.started,
+        "problems": list(state.problems),
+        "fatal": state.fatal,
+        "isolation": state.isolation,
+        "tests": [asdict(t) for t in state.tests],
+        "feedback_html": state.feedback_html,
+        "notebook": nbformat.writes(nb) if nb is not None else None,
+    }
+
+
+def grade_submission(job: GradingJob) -> dict:
+    """Grade one submission; never raises (an internal error becomes a result too).
+
+    Parameters
+    ----------
+    job : GradingJob
+
+    Returns
+    -------
+    dict
+        See :func:`build_result`.
+    """
+    state = GradingState(job)
+    try:
+        for step in STEPS:
+            try:
+                step(state)
+            except Exception as exc:
+                # Later steps cope with a fatal state: tests fail with this reason, the kernel is
+                # stopped and feedback is still written.
+                what = traceback.format_exception_only(type(exc), exc)[-1].strip()
+                if isinstance(exc, SourceNotebookError):
+                    reason = f"the instructor's source notebook is invalid: {exc}"
+                else:
+                    reason = f"internal grader error in {step.__name__} ({what})"
+                state.fatal = state.fatal or reason + "; it will be graded again on the next run"
+                state.grader_error = True
+    finally:
+        _cleanup(state)
+    return build_result(state)
+
+
+def error_result(job: GradingJob, reason: str) -> dict:
+    """A result for ``job`` whose grading could not happen: every test failed with ``reason``.
+
+    Marked as a grader error, so a re-run grades the submission again.
+    """
+    state = GradingState(job)
+    with contextlib.suppress(Exception):
+        parse_source(state)
+    state.fatal = reason
+    state.grader_error = True
+    with contextlib.suppress(Exception):
+        load_submission(state)
+    state.fatal = reason
+    run_tests(state)
+    render_feedback(state)
+    return build_result(state)

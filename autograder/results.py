@@ -1,0 +1,177 @@
+"""Per-student results.json (Gradescope's format), grades.csv, and atomic file writes.
+
+results.json follows Gradescope's documented autograder output format
+(https://gradescope-autograders.readthedocs.io/en/latest/specs/); the JSON Schema in
+``gradescope_results.schema.json`` beside this module encodes it. The grader's own
+bookkeeping (fingerprint for resuming, grade_id of each test) lives in the ``extra_data``
+fields the format provides for that.
+
+Every file is written atomically (temporary file in the same folder, then ``os.replace``),
+so a crash leaves either the old or the new file, never half of one. results.json is the
+last file written for a student: its presence with a matching fingerprint means the
+student is done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = [
+    "SCHEMA_PATH",
+    "atomic_write",
+    "gradescope_results",
+    "load_schema",
+    "validate_results",
+    "read_results",
+    "grades_row",
+    "write_grades_csv",
+    "GRADES_FIXED_COLUMNS",
+]
+
+SCHEMA_PATH = Path(__file__).with_name("gradescope_results.schema.json")
+GRADES_FIXED_COLUMNS = ("student", "assignment", "score", "max_score")
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` atomically (tmp file in the same folder + ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; outputs are meant to be read by others
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@lru_cache(maxsize=1)
+def load_schema() -> dict:
+    """The JSON Schema of Gradescope's results.json."""
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def validate_results(doc: Mapping) -> None:
+    """Raise ``jsonschema.ValidationError`` unless ``doc`` is a valid Gradescope results.json."""
+    import jsonschema
+
+    jsonschema.validate(doc, load_schema(), cls=jsonschema.Draft202012Validator)
+
+
+def _num(x: float) -> float | int:
+    x = float(x)
+    return int(x) if x.is_integer() else round(x, 4)
+
+
+def gradescope_results(result: Mapping) -> dict:
+    """Gradescope's results.json for one graded submission.
+
+    Parameters
+    ----------
+    result : mapping
+        A result dict from :func:`autograder.pipeline.grade_submission`.
+
+    Returns
+    -------
+    dict
+        With top-level score, execution_time, output, visibility, stdout_visibility,
+        extra_data (student, assignment, fingerprint, grader_error) and one test per
+        graded cell (name, number, score, max_score, status, output, visibility,
+        extra_data with grade_id and kind). Manually graded cells have no status (the
+        format knows only passed/failed) and say "pending manual grading".
+    """
+    tests = []
+    for k, t in enumerate(result["tests"], start=1):
+        entry = {
+            "name": t["grade_id"] + (" (graded by hand)" if t["kind"] == "manual" else ""),
+            "number": str(k),
+            "score": _num(t["score"]),
+            "max_score": _num(t["points"]),
+            "output": t["message"] if t["status"] != "passed" else "passed",
+            "visibility": "visible",
+            "extra_data": {"grade_id": t["grade_id"], "kind": t["kind"], "status": t["status"]},
+        }
+        if t["status"] in ("passed", "failed"):
+            entry["status"] = t["status"]
+        tests.append(entry)
+    auto_max = sum(t["points"] for t in result["tests"] if t["kind"] == "auto")
+    manual_max = sum(t["points"] for t in result["tests"] if t["kind"] == "manual")
+    lines = [f"Autograded score: {_num(result['score'])} / {_num(auto_max)}"
+             + (f" (plus {_num(manual_max)} point{'' if manual_max == 1 else 's'} graded by hand)"
+                if manual_max else "") + "."]
+    if result.get("fatal"):
+        lines.append(result["fatal"])
+    for p in result.get("problems", []):
+        if p != result.get("fatal"):
+            lines.append("- " + p)
+    return {
+        "score": _num(result["score"]),
+        "execution_time": int(round(result.get("execution_time", 0.0))),
+        "output": "\n".join(lines),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": {
+            "student": result["student"],
+            "assignment": result["assignment"],
+            "fingerprint": result["fingerprint"],
+            "grader_error": bool(result.get("grader_error")),
+            "problems": list(result.get("problems", [])),
+        },
+    }
+
+
+def read_results(path: Path) -> dict | None:
+    """A results.json written by this grader, or None when missing or unreadable."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("extra_data"), dict):
+        return None
+    return doc
+
+
+def grades_row(doc: Mapping) -> dict:
+    """One grades.csv row from a results.json document.
+
+    Per-test columns hold the points earned; manually graded cells pending review are empty.
+    """
+    extra = doc["extra_data"]
+    row = {
+        "student": extra["student"],
+        "assignment": extra["assignment"],
+        "score": doc["score"],
+        "max_score": _num(sum(t.get("max_score", 0) for t in doc.get("tests", []))),
+    }
+    for t in doc.get("tests", []):
+        te = t.get("extra_data", {})
+        gid = te.get("grade_id", t.get("name", ""))
+        row[gid] = "" if te.get("status") == "pending" else t.get("score", 0)
+    return row
+
+
+def write_grades_csv(path: Path, rows: Iterable[Mapping], grade_ids: list[str]) -> None:
+    """Write grades.csv atomically: student, assignment, score, max_score, one column per grade_id."""
+    buf = io.StringIO()
+    columns = [*GRADES_FIXED_COLUMNS, *grade_ids]
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in sorted(rows, key=lambda r: str(r["student"])):
+        writer.writerow({c: row.get(c, "") for c in columns})
+    atomic_write(path, buf.getvalue())

@@ -1,0 +1,335 @@
+"""The grading pipeline: steps alone, then a whole batch of honest, cheating and faulty submissions.
+
+The batch runs once (module fixture, in-process, real sandboxed kernels) on the tiny fixture
+course of ``grading_fixture``; each test checks one property of what it wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import grading_fixture as fx
+import nbformat
+import pandas as pd
+import pytest
+
+from autograder import pipeline
+from autograder.batch import AssignmentNotFoundError, find_assignment, grade_assignment
+from autograder.pipeline import (
+    GradingJob,
+    GradingOptions,
+    GradingState,
+    SourceNotebookError,
+    job_fingerprint,
+    parse_source_notebook,
+    redact_hidden,
+)
+from autograder.results import validate_results
+
+KINDS = ["solution", "blank", "partial", "visible_only", "cheat_metadata", "cheat_monkeypatch", "exception",
+         "exit_cell", "infinite_loop", "test_kills_kernel", "background_process", "huge_output", "non_utf8",
+         "malformed_json", "not_a_notebook"]
+OPTIONS = GradingOptions(cell_timeout=4.0, test_timeout=15.0, submission_timeout=90.0)
+
+
+def sid(kind: str) -> str:
+    """Student ids distinctive enough to search for in other students' files."""
+    return f"{kind}-q7"
+
+
+def _tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _processes_matching(needle: str) -> list[int]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if needle in cmd:
+                found.append(int(pid))
+    return found
+
+
+# --------------------------------------------------------------------------- steps alone
+
+def _job(course: Path, kind: str | None, **kw) -> GradingJob:
+    source = (course / "source" / fx.ASSIGNMENT / "tiny.ipynb").read_bytes()
+    sub = fx.student_notebook(kind) if kind else None
+    return GradingJob(student=sid(kind or "none"), assignment=fx.ASSIGNMENT, origin="x", submission=sub,
+                      problems=[] if sub else ["no notebook found in none/"], source_notebook=source,
+                      release_dir=str(course / "release" / fx.ASSIGNMENT), notebook_name="tiny.ipynb",
+                      fingerprint="0" * 64, options=kw.get("options", OPTIONS))
+
+
+def test_graded_cells_come_from_the_source_notebook():
+    cells = parse_source_notebook(fx.source_notebook())
+    assert [(c.grade_id, c.kind, c.points) for c in cells] == [
+        ("test_square", "auto", 2.0), ("test_add", "auto", 1.0), ("explain", "manual", 1.0)]
+    assert fx.HIDDEN_CANARY in cells[0].source  # the full source, hidden block included
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m.pop("grade_id"), "no grade_id"),
+    (lambda m: m.update(points="two"), "no valid points"),
+    (lambda m: m.update(grade_id="test_add"), "used by two cells"),
+])
+def test_invalid_source_metadata_is_refused(edit, message):
+    nb = fx.source_notebook()
+    edit(nb.cells[3].metadata["nbgrader"])
+    with pytest.raises(SourceNotebookError, match=message):
+        parse_source_notebook(nb)
+
+
+def test_redact_hidden_removes_hidden_code_lines_only():
+    src = fx.source_notebook().cells[3].source
+    hidden_line = next(line for line in src.splitlines() if fx.HIDDEN_CANARY in line)
+    msg = f"Traceback:\n  {hidden_line}\nAssertionError: square is wrong for other inputs"
+    out = redact_hidden(msg, src)
+    assert fx.HIDDEN_CANARY not in out and "square is wrong for other inputs" in out
+
+
+def test_fingerprint_changes_with_each_input():
+    base = job_fingerprint(b"sub", b"src", "g")
+    assert base == job_fingerprint(b"sub", b"src", "g")
+    assert len({base, job_fingerprint(b"sub2", b"src", "g"), job_fingerprint(b"sub", b"src2", "g"),
+                job_fingerprint(b"sub", b"src", "g2"), job_fingerprint(None, b"src", "g"),
+                job_fingerprint(b"", b"subsrc", "g")}) == 6
+
+
+def test_load_and_prepare_workdir_copy_only_the_notebook_and_released_files(tmp_path):
+    course = fx.make_course(tmp_path / "course")
+    (course / "release" / fx.ASSIGNMENT / ".secret").write_text("dotfiles are not copied")
+    state = GradingState(_job(course, "huge_output"))
+    pipeline.parse_source(state)
+    pipeline.load_submission(state)
+    assert state.fatal is None and state.notebook is not None
+    try:
+        pipeline.prepare_workdir(state)
+        files = sorted(str(p.relative_to(state.workdir)) for p in state.workdir.rglob("*"))
+        assert files == ["data.txt", "tiny.ipynb"]
+        copied = nbformat.read(state.workdir / "tiny.ipynb", as_version=4)
+        assert all(c.get("outputs", []) == [] for c in copied.cells)  # saved outputs never trusted
+    finally:
+        pipeline._cleanup(state)
+    assert not state.workdir.exists()
+
+
+def test_no_notebook_skips_the_kernel_and_fails_every_autograded_test(tmp_path):
+    course = fx.make_course(tmp_path / "course")
+    result = pipeline.grade_submission(_job(course, None))
+    assert result["fatal"] == "no notebook found in none/" and result["score"] == 0
+    assert [(t["grade_id"], t["status"]) for t in result["tests"]] == [
+        ("test_square", "failed"), ("test_add", "failed"), ("explain", "pending")]
+    assert result["tests"][0]["message"] == "no notebook found in none/"
+
+
+def test_steps_one_by_one_on_a_kernel_killing_cell(tmp_path):
+    course = fx.make_course(tmp_path / "course")
+    state = GradingState(_job(course, "exit_cell"))
+    try:
+        for step in (pipeline.parse_source, pipeline.load_submission, pipeline.prepare_workdir,
+                     pipeline.start_kernel):
+            step(state)
+        assert state.kernel is not None and state.kernel.alive
+        pipeline.execute_student_notebook(state)
+        statuses = {i: c.status for i, c in state.cells.items()}
+        # 0 markdown; 1 import; 2 square; 3 os._exit; 4 test_square (source test: not run);
+        # 5 add; 6 test_add (not run); 7 markdown answer
+        assert statuses == {1: "ok", 2: "ok", 3: "died", 4: "test", 5: "ok", 6: "test"}
+        assert state.restarts == 1 and state.replay == [1, 2, 5]
+        assert any("cell 4 ended the kernel" in p for p in state.problems)
+        pipeline.run_tests(state)
+        assert [(t.grade_id, t.status) for t in state.tests] == [
+            ("test_square", "passed"), ("test_add", "passed"), ("explain", "pending")]
+    finally:
+        pipeline.stop_kernel(state)
+        pipeline._cleanup(state)
+
+
+# --------------------------------------------------------------------------- a whole batch
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    # The grader's fingerprint hashes the autograder package; pin it so that edits made to the
+    # package while this module runs (a shared checkout) do not count as a new grader version.
+    root = tmp_path_factory.mktemp("batch")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("autograder.batch.grader_fingerprint", lambda: "pinned-grader-for-tests")
+        # Scratch folders and kernel staging go here, so this batch's kernels can be told apart
+        # from other kernels running on the machine.
+        (root / "scratch").mkdir()
+        mp.setattr(tempfile, "tempdir", str(root / "scratch"))
+        yield _run_batch(root)
+
+
+def _run_batch(root: Path) -> dict:
+    course = fx.make_course(root / "course")
+    subs = root / "submitted"
+    for kind in KINDS:
+        name = "my copy.ipynb" if kind == "partial" else "tiny.ipynb"  # a renamed notebook
+        path = subs / sid(kind) / fx.ASSIGNMENT / name
+        path.parent.mkdir(parents=True)
+        path.write_bytes(fx.student_notebook(kind))
+    (subs / sid("missing") / fx.ASSIGNMENT).mkdir(parents=True)  # no notebook at all
+    before = {"subs": _tree_digest(subs), "source": _tree_digest(course / "source"),
+              "release": _tree_digest(course / "release")}
+    out = root / "out"
+    t0 = time.monotonic()
+    summary = grade_assignment(fx.ASSIGNMENT, subs, course_dir=course, out_dir=out, workers=0,
+                               options=OPTIONS, progress=False)
+    return {"course": course, "subs": subs, "out": out, "summary": summary, "before": before,
+            "seconds": time.monotonic() - t0}
+
+
+def _results(batch, kind: str) -> dict:
+    return json.loads((batch["out"] / sid(kind) / "results.json").read_text())
+
+
+def _test(doc: dict, grade_id: str) -> dict:
+    return next(t for t in doc["tests"] if t["extra_data"]["grade_id"] == grade_id)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_submission_gets_its_honest_score(batch, kind):
+    doc = _results(batch, kind)
+    validate_results(doc)
+    assert doc["score"] == fx.expected_score(kind), doc["output"]
+    assert _test(doc, "explain")["output"] == "pending manual grading"
+    assert not doc["extra_data"]["grader_error"]
+
+
+def test_summary_counts_everyone_and_lists_faults(batch):
+    s = batch["summary"]
+    assert s.total == len(KINDS) + 1 and s.graded == s.total and s.skipped == 0 and s.grader_errors == []
+    faulty = {student for student, _ in s.faults}
+    assert {sid(k) for k in ("malformed_json", "not_a_notebook", "missing", "exit_cell", "infinite_loop",
+                             "non_utf8", "partial", "test_kills_kernel")} <= faulty
+    assert sid("solution") not in faulty and sid("blank") not in faulty
+    text = "\n".join(s.lines())
+    assert f"Mean autograded score: {s.mean_score:.2f} / 3." in text
+
+
+@pytest.mark.parametrize("kind, grade_id, words", [
+    ("missing", "test_square", "no notebook found"),
+    ("malformed_json", "test_add", "not valid JSON (line"),
+    ("not_a_notebook", "test_square", "not a notebook"),
+    ("blank", "test_square", "NotImplementedError"),
+    ("partial", "test_add", "add(2, 3) should be 5"),
+    ("visible_only", "test_square", "square is wrong for other inputs"),
+    ("cheat_monkeypatch", "test_add", "add(2, 3) should be 5"),
+    ("test_kills_kernel", "test_add", "exited with code 1"),
+])
+def test_failed_tests_say_why(batch, kind, grade_id, words):
+    assert words in _test(_results(batch, kind), grade_id)["output"]
+
+
+@pytest.mark.parametrize("kind, words", [
+    ("exit_cell", "ended the kernel"),
+    ("infinite_loop", "did not finish within 4 s"),
+    ("non_utf8", "not UTF-8"),
+    ("partial", "named 'my copy.ipynb'"),
+    ("test_kills_kernel", "test test_add stopped the kernel"),
+])
+def test_submission_level_problems_are_reported(batch, kind, words):
+    doc = _results(batch, kind)
+    assert words in doc["output"]
+    assert words in html.unescape((batch["out"] / sid(kind) / "feedback.html").read_text())
+
+
+def test_points_and_tests_come_from_the_source_not_the_submission(batch):
+    doc = _results(batch, "cheat_metadata")
+    assert [(t["extra_data"]["grade_id"], t["max_score"]) for t in doc["tests"]] == [
+        ("test_square", 2), ("test_add", 1), ("explain", 1)]
+    assert _test(doc, "test_add")["status"] == "failed"  # its emptied test cell was not what ran
+
+
+def test_nothing_written_for_a_student_reveals_hidden_tests_or_other_students(batch):
+    ids = [sid(k) for k in [*KINDS, "missing"]]
+    for student in ids:
+        for name in ("results.json", "feedback.html"):
+            text = (batch["out"] / student / name).read_text()
+            assert fx.HIDDEN_CANARY not in text, (student, name)
+            assert "BEGIN HIDDEN TESTS" not in text
+            others = [o for o in ids if o != student and o in text]
+            assert others == [], (student, name, others)
+
+
+def test_huge_output_is_capped_in_feedback(batch):
+    page = batch["out"] / sid("huge_output") / "feedback.html"
+    assert page.stat().st_size < 3_000_000
+    assert "output too large" in page.read_text() or "dropped" in page.read_text()
+
+
+def test_no_process_is_left_running(batch):
+    assert _processes_matching("sleep 987") == []  # started in the background by a student cell
+    assert _processes_matching(str(batch["out"].parent / "scratch")) == []  # this batch's kernels
+    assert list((batch["out"].parent / "scratch").iterdir()) == []  # scratch folders removed
+
+
+def test_no_input_file_changes(batch):
+    course = batch["course"]
+    assert _tree_digest(batch["subs"]) == batch["before"]["subs"]
+    assert _tree_digest(course / "source") == batch["before"]["source"]
+    assert _tree_digest(course / "release") == batch["before"]["release"]
+
+
+def test_grades_csv_and_gradebook_agree_with_results(batch):
+    df = pd.read_csv(batch["out"] / "grades.csv").set_index("student")
+    assert sorted(df.index) == sorted(sid(k) for k in [*KINDS, "missing"])
+    from nbgrader.api import Gradebook
+
+    from autograder.gradebook import course_settings
+
+    db_url, course_id = course_settings(batch["course"])
+    with Gradebook(db_url, course_id) as gb:
+        for kind in KINDS:
+            assert df.loc[sid(kind), "score"] == fx.expected_score(kind)
+            sub = gb.find_submission(fx.ASSIGNMENT, sid(kind))
+            assert sub.score == fx.expected_score(kind)
+            assert gb.find_grade("explain", "tiny", fx.ASSIGNMENT, sid(kind)).needs_manual_grade
+    saved = batch["course"] / "autograded" / sid("solution") / fx.ASSIGNMENT / "tiny.ipynb"
+    assert nbformat.read(saved, as_version=4).cells  # for formgrader
+
+
+def test_rerun_skips_unchanged_and_regrades_changed_submissions(batch):
+    out, subs = batch["out"], batch["subs"]
+    stamp = (out / sid("solution") / "results.json").stat().st_mtime_ns
+    t0 = time.monotonic()
+    again = grade_assignment(fx.ASSIGNMENT, subs, course_dir=batch["course"], out_dir=out, workers=0,
+                             options=OPTIONS, progress=False)
+    assert again.skipped == again.total and again.graded == 0
+    assert time.monotonic() - t0 < batch["seconds"] / 3  # nothing re-run
+    assert (out / sid("solution") / "results.json").stat().st_mtime_ns == stamp
+    assert len(pd.read_csv(out / "grades.csv")) == again.total
+
+    # blank student fixes add; a crash lost another student's results.json
+    (subs / sid("blank") / fx.ASSIGNMENT / "tiny.ipynb").write_bytes(fx.as_bytes(
+        fx.notebook(add_body=fx.ADD_SOLUTION)))
+    (out / sid("malformed_json") / "results.json").unlink()
+    third = grade_assignment(fx.ASSIGNMENT, subs, course_dir=batch["course"], out_dir=out, workers=0,
+                             options=OPTIONS, progress=False)
+    assert third.graded == 2 and third.skipped == third.total - 2
+    assert _results(batch, "blank")["score"] == 1
+    assert pd.read_csv(out / "grades.csv").set_index("student").loc[sid("blank"), "score"] == 1
+
+
+def test_bundled_examples_match_source_and_release():
+    from autograder.examples.make_examples import check_examples
+
+    assert check_examples() == []
+
+
+def test_unknown_assignment_lists_known_ones(batch):
+    with pytest.raises(AssignmentNotFoundError, match="Known assignments in .*: tiny"):
+        find_assignment(batch["course"], "tinyy")

@@ -1,0 +1,293 @@
+"""results.json (Gradescope format), grades.csv, feedback.html and gradebook writes (no kernels)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import grading_fixture as fx
+import jsonschema
+import nbformat
+import pandas as pd
+import pytest
+
+from autograder import pipeline
+from autograder.gradebook import GradebookWriter, course_settings
+from autograder.pipeline import GradingJob, GradingState, TestResult, build_result, error_result
+from autograder.results import (
+    atomic_write,
+    grades_row,
+    gradescope_results,
+    validate_results,
+    write_grades_csv,
+)
+
+# A 1x1 PNG, as a matplotlib figure would appear in a cell's outputs.
+PNG = base64.b64encode(bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201e227"
+    "e4a50000000049454e44ae426082")).decode()
+
+
+def _job(course: Path, student: str, kind: str | None) -> GradingJob:
+    source = (course / "source" / fx.ASSIGNMENT / f"{fx.ASSIGNMENT}.ipynb").read_bytes()
+    sub = fx.student_notebook(kind) if kind else None
+    return GradingJob(student=student, assignment=fx.ASSIGNMENT, origin=f"{student}.ipynb", submission=sub,
+                      problems=[] if sub else ["no notebook found"], source_notebook=source,
+                      release_dir=str(course / "release" / fx.ASSIGNMENT), notebook_name="tiny.ipynb",
+                      fingerprint="f" * 64)
+
+
+def _graded_by_hand(course: Path, student: str = "alice", *, extra_cells=(), outputs=None) -> dict:
+    """A result built by the pipeline's own steps, with test verdicts set here (no kernel).
+
+    ``outputs`` maps a cell index of the student's notebook to the outputs it printed.
+    """
+    state = GradingState(_job(course, student, "partial"))
+    pipeline.parse_source(state)
+    pipeline.load_submission(state)
+    state.notebook.cells.extend(extra_cells)
+    for i, outs in (outputs or {}).items():
+        state.cells[i] = pipeline._Cell("ok", outs)
+    state.tests = [
+        TestResult("test_square", "auto", 2.0, 2.0, "passed", "passed"),
+        TestResult("test_add", "auto", 1.0, 0.0, "failed", "add(2, 3) should be 5"),
+        TestResult("explain", "manual", 1.0, 0.0, "pending", "pending manual grading"),
+    ]
+    pipeline.render_feedback(state)
+    return build_result(state)
+
+
+@pytest.fixture
+def course(tmp_path):
+    return fx.make_course(tmp_path / "course")
+
+
+def test_results_json_follows_the_gradescope_format(course):
+    doc = gradescope_results(_graded_by_hand(course))
+    validate_results(doc)
+    assert doc["score"] == 2 and doc["visibility"] == "visible" and doc["stdout_visibility"] == "hidden"
+    assert isinstance(doc["execution_time"], int)
+    assert [(t["name"], t["score"], t["max_score"], t.get("status")) for t in doc["tests"]] == [
+        ("test_square", 2, 2, "passed"), ("test_add", 0, 1, "failed"), ("explain (graded by hand)", 0, 1, None)]
+    assert doc["tests"][1]["output"] == "add(2, 3) should be 5"
+    assert doc["tests"][2]["output"] == "pending manual grading"
+    assert doc["extra_data"]["fingerprint"] == "f" * 64 and doc["extra_data"]["student"] == "alice"
+    assert "Autograded score: 2 / 3" in doc["output"]
+
+
+def test_fault_result_is_valid_and_says_why(course):
+    doc = gradescope_results(error_result(_job(course, "bob", None), "no notebook found"))
+    validate_results(doc)
+    assert doc["score"] == 0
+    assert all(t["score"] == 0 for t in doc["tests"])
+    assert doc["tests"][0]["output"] == "no notebook found" and doc["extra_data"]["grader_error"] is True
+
+
+def test_schema_accepts_gradescopes_documented_example():
+    # The example of gradescope/autograder_samples docs/specs.md ("Output format"), comments removed.
+    example = {
+        "score": 44.0, "execution_time": 136, "output": "Text relevant to the entire submission",
+        "visibility": "after_due_date", "stdout_visibility": "visible", "extra_data": {},
+        "tests": [{"score": 2.0, "max_score": 2.0, "name": "Your name here", "number": "1.1",
+                   "output": "Giant multiline string that will be placed in a <pre> tag and collapsed by default",
+                   "tags": ["tag1", "tag2", "tag3"], "visibility": "visible", "extra_data": {}}],
+        "leaderboard": [{"name": "Accuracy", "value": .926}, {"name": "Time", "value": 15.1, "order": "asc"},
+                        {"name": "Stars", "value": "*****"}],
+    }
+    validate_results(example)
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda d: d["tests"][0].update(status="pending"),
+    lambda d: d.update(visibility="public"),
+    lambda d: d["tests"][0].update(score="2"),
+    lambda d: d.update(unknown_key=1),
+    lambda d: (d.pop("score"), d["tests"][0].pop("score")),
+])
+def test_schema_rejects_what_gradescope_would_not_take(course, mutate):
+    doc = gradescope_results(_graded_by_hand(course))
+    bad = copy.deepcopy(doc)
+    mutate(bad)
+    with pytest.raises(jsonschema.ValidationError):
+        validate_results(bad)
+
+
+def test_grades_csv_loads_in_pandas(course, tmp_path):
+    docs = [gradescope_results(_graded_by_hand(course, s)) for s in ("bob", "alice")]
+    docs.append(gradescope_results(error_result(_job(course, "carol", None), "no notebook found")))
+    path = tmp_path / "grades.csv"
+    write_grades_csv(path, [grades_row(d) for d in docs], ["test_square", "test_add", "explain"])
+    df = pd.read_csv(path)
+    assert list(df.columns) == ["student", "assignment", "score", "max_score", "test_square", "test_add", "explain"]
+    assert list(df["student"]) == ["alice", "bob", "carol"]
+    assert list(df["score"]) == [2, 2, 0] and list(df["max_score"]) == [4, 4, 4]
+    assert list(df["test_square"]) == [2, 2, 0]
+    assert df["explain"].isna().all()  # pending manual grading
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
+    target = tmp_path / "out" / "results.json"
+    atomic_write(target, "old")
+    assert target.read_text() == "old"
+
+    def broken_fsync(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in target.parent.iterdir()] == ["results.json"]
+
+
+def _feedback(course, **kw) -> str:
+    return _graded_by_hand(course, **kw)["feedback_html"]
+
+
+def test_feedback_places_results_after_their_cells_with_summary_first(course):
+    page = _feedback(course)
+    summary = page.index("Grading results: tiny")
+    square_cell = page.index("should be [1, 4]")
+    square_box = page.index("id='ag-test_square'")
+    add_def = page.index("a</span> <span class=\"o\">-</span> <span class=\"n\">b</span>")
+    add_box = page.index("id='ag-test_add'")
+    explain_box = page.index("id='ag-explain'")
+    assert summary < square_cell < square_box < add_def < add_box < explain_box
+    assert "add(2, 3) should be 5" in page and "pending manual grading" in page
+    assert fx.HIDDEN_CANARY not in page
+
+
+def test_feedback_includes_plots_and_sanitizes_student_html(course):
+    outputs = {2: [nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"}),
+                   nbformat.v4.new_output("display_data", data={
+                       "text/html": "<b>bold</b><script>document.title='pwned'</script>"
+                                    "<img src=x onerror=\"document.title='pwned'\">",
+                       "text/plain": "x"}),
+                   nbformat.v4.new_output("display_data", data={"application/javascript": "alert('pwned')"}),
+                   nbformat.v4.new_output("stream", name="stdout", text="printed <i>text</i>\n")]}
+    md = nbformat.v4.new_markdown_cell("Notes <script>alert('pwned')</script> <a href=\"javascript:alert(1)\">x</a>"
+                                       " and $a<b$ `x<y`")
+    page = _feedback(course, extra_cells=[md], outputs=outputs)
+    assert f"data:image/png;base64,{PNG}" in page
+    assert "<b>bold</b>" in page and "printed &lt;i&gt;text&lt;/i&gt;" in page
+    scripts, handlers, links = _active_content(page)
+    assert not [s for s in scripts if "pwned" in s]
+    assert handlers == [] and not [h for h in links if h.lower().startswith("javascript:")]
+
+
+def _active_content(page: str) -> tuple[list[str], list[str], list[str]]:
+    """Script bodies, on* event-handler attributes and link targets of an HTML page."""
+    class Parser(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.scripts, self.handlers, self.links, self._in_script = [], [], [], False
+
+        def handle_starttag(self, tag, attrs):
+            self._in_script = tag == "script"
+            if self._in_script:
+                self.scripts.append("")
+            self.handlers += [f"{tag} {k}" for k, _ in attrs if k.lower().startswith("on")]
+            self.links += [v or "" for k, v in attrs if k in ("href", "src")]
+
+        def handle_endtag(self, tag):
+            self._in_script = False
+
+        def handle_data(self, data):
+            if self._in_script:
+                self.scripts[-1] += data
+
+    p = Parser()
+    p.feed(page)
+    return p.scripts, p.handlers, p.links
+
+
+def test_feedback_lists_results_of_deleted_test_cells_at_the_end(course):
+    state = GradingState(_job(course, "dan", "solution"))
+    pipeline.parse_source(state)
+    pipeline.load_submission(state)
+    state.notebook.cells = [c for c in state.notebook.cells
+                            if c.metadata.get("nbgrader", {}).get("grade_id") != "test_add"]
+    state.tests = [TestResult("test_square", "auto", 2.0, 2.0, "passed", "passed"),
+                   TestResult("test_add", "auto", 1.0, 1.0, "passed", "passed")]
+    pipeline.render_feedback(state)
+    page = state.feedback_html
+    assert page.index("Tests whose cells are not in your notebook") < page.index("id='ag-test_add'")
+    assert page.index("id='ag-test_square'") < page.index("Tests whose cells are not in your notebook")
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.fail("headless Chromium is needed to test that feedback.html renders: install it "
+                "(Debian: apt-get install chromium; scripts/setup.sh test does it)", pytrace=False)
+
+
+def test_feedback_renders_in_headless_chromium(course, tmp_path):
+    outputs = {2: [nbformat.v4.new_output("display_data", data={
+        "text/html": "<img src=x onerror=\"document.title='pwned'\">"
+                     "<script>document.body.setAttribute('data-ran', 'yes')</script>",
+        "image/png": PNG, "text/plain": "x"})]}
+    html_file = tmp_path / "feedback.html"
+    html_file.write_text(_feedback(course, outputs=outputs), encoding="utf-8")
+    base = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1000,1400"]
+    dom = subprocess.run([*base, "--virtual-time-budget=3000", "--dump-dom", html_file.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert "Grading results: tiny" in dom and "ag-box ag-failed" in dom
+    assert re.search(r"<title>[^<]*tiny feedback for alice[^<]*</title>", dom)
+    assert 'data-ran="yes"' not in dom  # the student's script did not run (nor the onerror: title above)
+    shot = tmp_path / "shot.png"
+    subprocess.run([*base, f"--screenshot={shot}", html_file.as_uri()], capture_output=True, timeout=120)
+    assert shot.stat().st_size > 5000  # a rendered page, not a blank one
+
+
+def test_gradebook_scores_reach_nbgrader_export(course, tmp_path):
+    source = course / "source" / fx.ASSIGNMENT / f"{fx.ASSIGNMENT}.ipynb"
+    db_url, course_id = course_settings(course)
+    assert course_id == "tinycourse" and db_url.endswith("/course/gradebook.db")
+    results = [_graded_by_hand(course, "alice"), error_result(_job(course, "bob", None), "no notebook found")]
+    with GradebookWriter(course, fx.ASSIGNMENT, source) as gb:
+        for r in results:
+            gb.record(r)
+        gb.record(results[0])  # re-recording is harmless (resume, regrade)
+        grade = gb.gb.find_grade("explain", "tiny", "tiny", "alice")
+        assert grade.auto_score is None and grade.needs_manual_grade
+        grade.manual_score = 1.0  # a TA grades the written answer
+        gb.gb.db.commit()
+    with GradebookWriter(course, fx.ASSIGNMENT, source) as gb:
+        gb.record(results[0])  # autograding again keeps the TA's score
+        assert gb.gb.find_grade("explain", "tiny", "tiny", "alice").manual_score == 1.0
+    out = tmp_path / "export.csv"
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to", str(out)], cwd=course,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    df = pd.read_csv(out).set_index("student_id")
+    assert df.loc["alice", "raw_score"] == 3.0  # 2 autograded + 1 by hand
+    assert df.loc["bob", "raw_score"] == 0.0
+    assert df.loc["alice", "max_score"] == 4.0
+
+
+def test_a_gradebook_failure_leaves_the_student_to_grade_again(course, tmp_path):
+    from autograder.batch import write_student_outputs
+    from autograder.gradebook import GradebookError
+
+    source = course / "source" / fx.ASSIGNMENT / f"{fx.ASSIGNMENT}.ipynb"
+    result = _graded_by_hand(course, "alice")
+    result["tests"][0]["grade_id"] = "renamed_after_release"  # the source changed since release
+    out = tmp_path / "out"
+    with GradebookWriter(course, fx.ASSIGNMENT, source) as gb, \
+            pytest.raises(GradebookError, match="changed after it was released"):
+        write_student_outputs(result, out, gradebook=gb)
+    assert (out / "alice" / "feedback.html").is_file()
+    assert not (out / "alice" / "results.json").exists()  # not done: the next run grades alice again

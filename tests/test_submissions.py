@@ -1,0 +1,186 @@
+"""Finding and safely reading submissions (no kernels here)."""
+
+from __future__ import annotations
+
+import json
+import stat
+import zipfile
+from pathlib import Path
+
+import grading_fixture as fx
+import pytest
+
+from autograder.submissions import (
+    SubmissionsError,
+    SubmissionsNotFoundError,
+    UnsafeArchiveError,
+    ZipLimits,
+    discover_submissions,
+    extract_zip,
+    load_notebook_bytes,
+    safe_student_id,
+)
+
+A = fx.ASSIGNMENT
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_nbgrader_layout_picks_the_single_notebook_and_reports_oddities(tmp_path):
+    root = tmp_path / "submitted"
+    _write(root / "alice" / A / f"{A}.ipynb", fx.student_notebook("solution"))
+    _write(root / "bob" / A / "my copy.ipynb", fx.student_notebook("partial"))  # renamed
+    _write(root / "bob" / A / ".ipynb_checkpoints" / f"{A}-checkpoint.ipynb", b"{}")
+    (root / "carol" / A).mkdir(parents=True)  # no notebook
+    _write(root / "dave" / A / "a.ipynb", b"{}")
+    _write(root / "dave" / A / "b.ipynb", b"{}")  # two, none named tiny.ipynb
+    _write(root / "erin" / A / "scratch.ipynb", b"{}")
+    _write(root / "erin" / A / f"{A}.ipynb", b"{}")  # two, one named right
+    subs = {s.student: s for s in discover_submissions(root, A)}
+    assert sorted(subs) == ["alice", "bob", "carol", "dave", "erin"]
+    assert subs["alice"].path.name == f"{A}.ipynb" and subs["alice"].problems == []
+    assert subs["bob"].path.name == "my copy.ipynb"
+    assert "instead of 'tiny.ipynb'" in subs["bob"].problems[0]
+    assert subs["carol"].path is None and "no notebook found" in subs["carol"].problems[0]
+    assert subs["dave"].path is None and "several notebooks" in subs["dave"].problems[0]
+    assert subs["erin"].path.name == f"{A}.ipynb" and "several notebooks" in subs["erin"].problems[0]
+
+
+def test_flat_folder_ids_are_sanitized_and_unique(tmp_path):
+    root = tmp_path / "lms"
+    _write(root / "Jane Doe (1234).ipynb", b"{}")
+    _write(root / "evil$(rm -rf ~);.ipynb", b"{}")
+    _write(root / "jane_doe_1234.ipynb", b"{}")
+    _write(root / "notes.txt", b"ignored")
+    subs = discover_submissions(root, A)
+    ids = [s.student for s in subs]
+    assert len(ids) == len(set(ids)) == 3
+    assert all(c.isalnum() or c in "_.-" for sid in ids for c in sid)
+    assert "Jane_Doe_1234" in ids and "evil_rm_-rf" in ids
+    dup = [s for s in subs if s.problems]
+    assert len(dup) == 1 and "already used" in dup[0].problems[0]
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("Jane Doe", "Jane_Doe"), ("../../etc/passwd", "etc_passwd"), (".hidden", "hidden"),
+    ("", "student"), ("é" * 3, "student"), ("a" * 100, "a" * 64), ("grades.csv", "grades.csv_"),
+])
+def test_safe_student_id(name, expected):
+    assert safe_student_id(name) == expected
+
+
+def test_bad_submissions_argument_is_a_clear_error(tmp_path):
+    with pytest.raises(SubmissionsNotFoundError, match="does not exist"):
+        discover_submissions(tmp_path / "nope", A)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SubmissionsError, match="no submissions found"):
+        discover_submissions(tmp_path / "empty", A)
+    _write(tmp_path / "x.csv", b"a,b\n")
+    with pytest.raises(SubmissionsError, match="not a zip"):
+        discover_submissions(tmp_path / "x.csv", A)
+
+
+def test_zip_of_flat_notebooks_wrapped_in_a_folder(tmp_path):
+    archive = tmp_path / "export.zip"
+    alice = fx.student_notebook("solution")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("export/alice.ipynb", alice)
+        zf.writestr("export/bob.ipynb", fx.student_notebook("blank"))
+        zf.writestr("export/readme.txt", "not a notebook")
+        zf.writestr("__MACOSX/export/._alice.ipynb", b"junk")
+    subs = discover_submissions(archive, A, extract_to=tmp_path / "x")
+    assert [s.student for s in subs] == ["alice", "bob"]
+    assert subs[0].path.read_bytes() == alice
+    assert not list((tmp_path / "x").rglob("*.txt"))
+
+
+@pytest.mark.parametrize("member", ["../escape.ipynb", "/abs/escape.ipynb", "a/../../escape.ipynb",
+                                    "C:/escape.ipynb", "a\\..\\..\\escape.ipynb"])
+def test_zip_slip_is_refused(tmp_path, member):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("ok.ipynb", b"{}")
+        zf.writestr(member, b"{}")
+    dest = tmp_path / "deep" / "x"
+    with pytest.raises(UnsafeArchiveError, match="outside"):
+        extract_zip(archive, dest)
+    assert not (tmp_path / "escape.ipynb").exists() and not (tmp_path / "deep" / "escape.ipynb").exists()
+    assert not Path("/abs/escape.ipynb").exists()
+
+
+def test_zip_symlink_entries_are_not_followed(tmp_path):
+    archive = tmp_path / "link.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        info = zipfile.ZipInfo("link.ipynb")
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(info, "/etc/passwd")
+        zf.writestr("real.ipynb", b"{}")
+    written = extract_zip(archive, tmp_path / "out")
+    assert [p.name for p in written] == ["real.ipynb"]
+    assert not (tmp_path / "out" / "link.ipynb").exists()
+
+
+def test_zip_bomb_is_refused_by_ratio_and_by_size(tmp_path):
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("bomb.ipynb", b"0" * (20 * 1024 * 1024))  # compresses ~1000x
+    with pytest.raises(UnsafeArchiveError, match="zip bomb"):
+        extract_zip(archive, tmp_path / "a")
+    with pytest.raises(UnsafeArchiveError, match="limit"):
+        extract_zip(archive, tmp_path / "b", limits=ZipLimits(max_file_bytes=1024 * 1024, max_ratio=1e9))
+    with pytest.raises(UnsafeArchiveError, match="size limits"):
+        extract_zip(archive, tmp_path / "c", limits=ZipLimits(max_total_bytes=2 * 1024 * 1024, max_ratio=1e9))
+    many = tmp_path / "many.zip"
+    with zipfile.ZipFile(many, "w") as zf:
+        for i in range(30):
+            zf.writestr(f"s{i}.ipynb", b"{}")
+    with pytest.raises(UnsafeArchiveError, match="entries"):
+        extract_zip(many, tmp_path / "d", limits=ZipLimits(max_members=10))
+
+
+def test_load_strips_saved_outputs_and_keeps_nbgrader_ids():
+    loaded = load_notebook_bytes(fx.student_notebook("huge_output"))
+    assert loaded.notebook is not None and loaded.problems == []
+    code = [c for c in loaded.notebook.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code)
+    assert [c.metadata["nbgrader"]["grade_id"] for c in code if "nbgrader" in c.metadata][:3] == \
+        ["setup", "square_sol", "test_square"]
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("malformed_json", "not valid JSON (line"),
+    ("not_a_notebook", "not a notebook"),
+])
+def test_unreadable_notebooks_give_a_reason(kind, message):
+    loaded = load_notebook_bytes(fx.student_notebook(kind))
+    assert loaded.notebook is None
+    assert message in loaded.problems[-1]
+
+
+def test_non_utf8_bytes_are_replaced_and_reported():
+    loaded = load_notebook_bytes(fx.student_notebook("non_utf8"))
+    assert loaded.notebook is not None
+    assert "not UTF-8" in loaded.problems[0]
+    assert any("caf\ufffd" in c.source for c in loaded.notebook.cells)
+
+
+def test_odd_structures_and_size_cap():
+    assert load_notebook_bytes(b"").notebook is None
+    assert "empty" in load_notebook_bytes(b"  \n").problems[-1]
+    nested = b"[" * 100_000 + b"]" * 100_000
+    assert load_notebook_bytes(nested).notebook is None
+    weird = {"cells": [{"cell_type": "code", "source": ["a = ", "1"], "metadata": {"nbgrader": "x"}},
+                       "not a cell", {"cell_type": "widget", "source": ""},
+                       {"cell_type": "markdown", "source": 5, "metadata": {"nbgrader": {"grade_id": 3}}}],
+             "metadata": [], "nbformat": 4, "nbformat_minor": 5}
+    loaded = load_notebook_bytes(json.dumps(weird).encode())
+    assert [c.cell_type for c in loaded.notebook.cells] == ["code", "markdown"]
+    assert loaded.notebook.cells[0].source == "a = 1"
+    assert "nbgrader" not in loaded.notebook.cells[1].metadata
+    assert "2 malformed cell(s)" in loaded.problems[0]
+    big = load_notebook_bytes(b"{" + b" " * 2000 + b"}", max_bytes=1000)
+    assert big.notebook is None and "over the" in big.problems[0]
