@@ -128,6 +128,10 @@ def _float_node(x: float) -> float | str:
     return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
 
 
+#: Built-in types that may be sent by name (e.g. ``dtype=float``).
+_PY_TYPES = {t.__name__: t for t in (bool, int, float, complex)}
+
+
 class _Encoder:
     def __init__(self, handle: Callable[[Any], Any] | None, max_bytes: int):
         self.handle = handle
@@ -154,6 +158,14 @@ class _Encoder:
             raise FrameTooLarge(f"value too large to send: more than {MAX_NODES} items")
         if obj is None:
             return ["N"]
+        if isinstance(obj, np.dtype) or (isinstance(obj, type) and issubclass(obj, np.generic)):
+            # dtype arguments such as FullyConnectedNet(dtype=np.float64): sent by name.
+            dtype = _canonical_dtype(np.dtype(obj))
+            if dtype is None:
+                return self._opaque(obj, f"dtype {obj} is not numeric")
+            return ["DT", dtype.str, "dtype" if isinstance(obj, np.dtype) else "type"]
+        if isinstance(obj, type) and obj in _PY_TYPES.values():
+            return ["PT", obj.__name__]
         if isinstance(obj, np.generic):  # before float/complex: np.float64 subclasses float
             dtype = _canonical_dtype(obj.dtype)
             if dtype is None:
@@ -288,6 +300,11 @@ class _Decoder:
         tag, rest = n[0], n[1:]
         if tag == "N" and not rest:
             return None
+        if tag == "DT" and len(rest) == 2 and rest[1] in ("dtype", "type"):
+            dtype = self._dtype(rest[0])
+            return dtype if rest[1] == "dtype" else dtype.type
+        if tag == "PT" and len(rest) == 1 and rest[0] in _PY_TYPES:
+            return _PY_TYPES[rest[0]]
         if tag == "B" and len(rest) == 1 and isinstance(rest[0], bool):
             return rest[0]
         if tag == "I" and len(rest) == 1 and isinstance(rest[0], str):

@@ -193,3 +193,16 @@ def test_socket_framing_and_caps():
         a.close()
         with pytest.raises(EOFError):
             wire.recv_frame(b, time.monotonic() + 5)
+
+
+@pytest.mark.parametrize("value", [np.float64, np.float32, np.int64, np.dtype("float32"), np.dtype("<f8"), float, int])
+def test_dtypes_and_scalar_types_round_trip_by_name(value):
+    # FullyConnectedNet(..., dtype=np.float64) passes a type, not data: it travels by name.
+    out = roundtrip({"dtype": value})["dtype"]
+    assert out is value or out == value
+    assert type(out) is type(value)
+
+
+def test_non_numeric_dtype_is_not_sent_by_name():
+    with pytest.raises(wire.NotPlainData):
+        roundtrip(np.dtype("O"))
