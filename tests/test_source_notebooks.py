@@ -1,0 +1,356 @@
+"""The source notebooks (``source/<name>/<name>.ipynb``): structure, one source of truth, isolation, budget.
+
+* structure: nbgrader metadata, one solution cell and one self-contained test cell with a hidden block
+  per exercise of the manifest, points adding up to the manifest total;
+* one source of truth: the solution cells, executed alone, agree with ``course_lib`` on randomized
+  inputs (each test cell's hidden block, run with several seeds, compares them with the reference);
+* isolation (fc_nets): with exactly one exercise replaced by a plausible wrong version, exactly that
+  exercise's test cell fails;
+* the whole notebook runs top to bottom at grading size, hidden tests included, within the manifest's
+  time budget (an acceptance budget for the grader, not a speed claim).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import copy
+import io
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+import autograder.checks
+from autograder.assignments import ASSIGNMENTS, GRADING_ENV, assignment_names, get_assignment
+
+REPO = Path(__file__).resolve().parents[1]
+HIDDEN_RE = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+SOLUTION_RE = re.compile(r"### BEGIN SOLUTION.*?### END SOLUTION", re.S)
+
+
+def _notebook(name: str) -> nbformat.NotebookNode:
+    path = REPO / get_assignment(name).source_notebook
+    if not path.is_file():
+        pytest.fail(f"{path.relative_to(REPO)} does not exist yet: the assignment {name!r} of the manifest has "
+                    f"no source notebook (see docs/notebooks.md).", pytrace=False)
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    return nb
+
+
+def _nbgrader(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _solution_cells(nb):
+    return [c for c in nb.cells if _nbgrader(c).get("solution") and c.cell_type == "code"]
+
+
+def _test_cells(nb):
+    return [c for c in nb.cells if _nbgrader(c).get("grade") and c.cell_type == "code"]
+
+
+def _defined(source: str) -> set[str]:
+    return {n.name for n in ast.parse(source).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+
+
+def _free_names(source: str) -> set[str]:
+    """Names a cell loads but neither assigns, imports nor gets from builtins (approximate, per cell)."""
+    tree = ast.parse(source)
+    loaded, bound = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+    return loaded - bound - set(dir(builtins))
+
+
+def _solution_namespace(nb) -> dict:
+    """Execute the solution cells alone, in order, with only numpy available."""
+    ns: dict = {"np": np, "__name__": "solutions"}
+    for cell in _solution_cells(nb):
+        exec(compile(cell.source, f"<solution {_nbgrader(cell)['grade_id']}>", "exec"), ns)
+    return ns
+
+
+def _run_cell(source: str, ns: dict, label: str) -> BaseException | None:
+    """Run a test cell's source in a copy of ``ns``; the exception it raised, or None."""
+    scope = dict(ns)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(source, f"<test {label}>", "exec"), scope)
+    except Exception as exc:  # a failing test cell is data here
+        return exc
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Structure
+# ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", assignment_names())
+def test_structure_matches_manifest(name):
+    assignment = get_assignment(name)
+    nb = _notebook(name)
+    ids = [_nbgrader(c).get("grade_id") for c in nb.cells if _nbgrader(c)]
+    assert len(ids) == len(set(ids)), f"{name}: duplicate grade_ids {sorted(i for i in ids if ids.count(i) > 1)}"
+    for cell in nb.cells:
+        meta = _nbgrader(cell)
+        if meta:
+            assert meta.get("schema_version") == 3, f"{name}: cell {cell.id} lacks nbgrader schema_version 3"
+            assert cell.id == meta["grade_id"], f"{name}: cell id {cell.id!r} should equal its grade_id"
+
+    solutions = _solution_cells(nb)
+    defined = []
+    for cell in solutions:
+        assert SOLUTION_RE.search(cell.source), f"{name}: solution cell {cell.id} has no SOLUTION region"
+        names = _defined(cell.source)
+        assert len(names) == 1, f"{name}: solution cell {cell.id} must define exactly one exercise, defines {names}"
+        defined += names
+        assert cell.id == next(iter(names)), f"{name}: solution cell of {names} should have grade_id {names}"
+    assert sorted(defined) == sorted(assignment.exercises), \
+        f"{name}: solution cells define {sorted(defined)}, the manifest lists {sorted(assignment.exercises)}"
+
+    tests = _test_cells(nb)
+    assert sorted(_nbgrader(c)["grade_id"] for c in tests) == sorted(f"test_{e}" for e in assignment.exercises), \
+        f"{name}: there must be one test cell test_<exercise> per exercise"
+    exercises = set(assignment.exercises)
+    for cell in tests:
+        meta = _nbgrader(cell)
+        assert meta.get("locked") and not meta.get("solution") and meta.get("points", 0) > 0, \
+            f"{name}: test cell {cell.id} must be locked, not a solution, with positive points"
+        hidden = HIDDEN_RE.search(cell.source)
+        assert hidden, f"{name}: test cell {cell.id} has no hidden block"
+        assert cell.source.rstrip().endswith("### END HIDDEN TESTS"), f"{name}: {cell.id}: hidden block must come last"
+        assert f"from autograder.checks import {name} as _c" in hidden.group(1) and \
+            re.search(r"\b_c\.\w+\(", hidden.group(1)), \
+            f"{name}: {cell.id}: the hidden block must call an autograder.checks.{name} helper"
+        free = _free_names(cell.source)
+        assert free <= exercises, f"{name}: test cell {cell.id} is not self-contained: it uses {sorted(free - exercises)}"
+        own = meta["grade_id"].removeprefix("test_")
+        visible = cell.source[: hidden.start()]
+        others = _free_names(visible) & (exercises - {own})
+        assert not others, f"{name}: the visible part of {cell.id} calls other exercises {sorted(others)}"
+    # Manually graded written answers (markdown solution cells with points) are not in the autograded total.
+    written = [c for c in nb.cells if _nbgrader(c).get("grade") and c.cell_type == "markdown"]
+    for cell in written:
+        assert _nbgrader(cell).get("solution") and _nbgrader(cell).get("points", 0) > 0, \
+            f"{name}: graded markdown cell {cell.id} must be a written answer (solution) with points"
+    total = sum(_nbgrader(c)["points"] for c in tests)
+    assert total == assignment.total_points, f"{name}: points add up to {total}, the manifest says {assignment.total_points}"
+
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert 'os.environ.get("COURSE_GRADING") == "1"' in code, f"{name}: the notebook must read COURSE_GRADING"
+    for key, value in assignment.grading_sizes.items():
+        assert f'"{key}": {value}' in code, f"{name}: grading size {key}={value} of the manifest is not in the notebook"
+
+
+# ---------------------------------------------------------------------------------------------------
+# One source of truth
+# ---------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", assignment_names())
+@pytest.mark.parametrize("seed", [11, 202, 3003])
+def test_solutions_agree_with_course_lib(name, seed, monkeypatch):
+    """Each hidden block compares the notebook's solution with course_lib on inputs drawn from ``seed``."""
+    nb = _notebook(name)
+    ns = _solution_namespace(nb)
+    monkeypatch.setattr(autograder.checks, "DEFAULT_SEED", seed)
+    failures = []
+    for cell in _test_cells(nb):
+        exc = _run_cell(HIDDEN_RE.search(cell.source).group(1), ns, cell.id)
+        if exc is not None:
+            failures.append(f"{cell.id}: {type(exc).__name__}: {exc}")
+    assert not failures, f"{name}: the notebook's solutions disagree with course_lib:\n" + "\n".join(failures)
+
+
+def test_fc_nets_net_initialization_matches_course_lib():
+    """With the same global seed, the notebook's net draws exactly the reference's initial weights."""
+    from course_lib.fc_net import FullyConnectedNet as Reference
+
+    ns = _solution_namespace(_notebook("fc_nets"))
+    for seed, hidden in ((0, [7, 5]), (1, [12]), (2, [4, 6, 3])):
+        np.random.seed(seed)
+        ours = ns["FullyConnectedNet"](hidden, input_dim=9, num_classes=4, weight_scale=0.3, dtype=np.float64)
+        np.random.seed(seed)
+        ref = Reference(hidden, input_dim=9, num_classes=4, weight_scale=0.3, dtype=np.float64)
+        assert sorted(ours.params) == sorted(ref.params)
+        for key in ref.params:
+            np.testing.assert_array_equal(ours.params[key], ref.params[key], err_msg=key)
+
+
+def test_visible_checks_pass_on_the_solutions():
+    """Every test cell, visible and hidden parts, passes in a namespace of the solutions alone."""
+    nb = _notebook("fc_nets")
+    ns = _solution_namespace(nb)
+    failures = {c.id: _run_cell(c.source, ns, c.id) for c in _test_cells(nb)}
+    assert not {k: v for k, v in failures.items() if v is not None}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Isolation: exactly one wrong exercise loses exactly its points
+# ---------------------------------------------------------------------------------------------------
+
+# Plausible wrong implementations (exercise, description, replaced solution text, replacement).
+MUTANTS = [
+    ("affine_forward", "forgets the bias", "out = rows @ w + b", "out = rows @ w"),
+    ("affine_backward", "does not reshape dx", "dx = (dout @ w.T).reshape(x.shape)", "dx = dout @ w.T"),
+    ("affine_backward", "averages db instead of summing", "db = np.sum(dout, axis=0)", "db = np.sum(dout, axis=0) / dout.shape[0]"),
+    ("relu_forward", "leaky ReLU", "out = np.maximum(x, 0)", "out = np.where(x > 0, x, 0.01 * x)"),
+    ("relu_backward", "forgets dout", "dx = dout * (x > 0)", "dx = (x > 0).astype(float)"),
+    ("softmax_loss", "sums instead of averaging the loss", "loss = -np.sum(log_probs[rows, y]) / n",
+     "loss = -np.sum(log_probs[rows, y])"),
+    ("softmax_loss", "no max subtraction", "shifted = x - np.max(x, axis=1, keepdims=True)", "shifted = x"),
+    ("FullyConnectedNet", "no regularization gradient", 'grads[f"W{i}"] += self.reg * w', "pass"),
+    ("FullyConnectedNet", "biases start at one", 'self.params[f"b{i}"] = np.zeros(dims[i])',
+     'self.params[f"b{i}"] = np.ones(dims[i])'),
+    ("overfit_settings", "tiny initialization for the deep net", '"five_layer": {"weight_scale": 5e-2',
+     '"five_layer": {"weight_scale": 1e-4'),
+    ("sgd_momentum", "adds the gradient", 'v = config["momentum"] * v - config["learning_rate"] * dw',
+     'v = config["momentum"] * v + config["learning_rate"] * dw'),
+    ("sgd_nesterov_momentum", "plain momentum step", "next_w = w + v + mu * (v - v_prev)", "next_w = w + v"),
+    ("rmsprop", "does not store the cache", 'config["cache"] = cache', "pass"),
+    ("adam", "no bias correction", "m_hat = m / (1 - b1**t)", "m_hat = m"),
+    ("adam", "increments t after use", "t = config.get(\"t\", 0) + 1", "t = max(config.get(\"t\", 0), 1)"),
+]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the mutants overflow on purpose
+@pytest.mark.parametrize("exercise, what, old, new", MUTANTS, ids=[f"{m[0]}: {m[1]}" for m in MUTANTS])
+def test_one_wrong_exercise_fails_only_its_cell(exercise, what, old, new):
+    nb = _notebook("fc_nets")
+    ns = _solution_namespace(nb)
+    cell = next(c for c in _solution_cells(nb) if c.id == exercise)
+    assert old in cell.source, f"mutant {what!r}: {old!r} is not in the solution of {exercise}"
+    exec(compile(cell.source.replace(old, new), f"<mutant {exercise}>", "exec"), ns)
+    verdicts = {c.id: _run_cell(c.source, ns, c.id) for c in _test_cells(nb)}
+    failed = sorted(k for k, v in verdicts.items() if v is not None)
+    assert failed == [f"test_{exercise}"], (
+        f"{exercise} ({what}) should fail exactly test_{exercise}; failed: "
+        + "; ".join(f"{k}: {verdicts[k]}" for k in failed))
+    message = str(verdicts[f"test_{exercise}"])
+    assert message, "the failing check must say what is wrong"
+
+
+def test_hidden_checks_catch_mutants_that_pass_the_visible_checks():
+    """A rule that is wrong only without a stored state passes the visible check but not the hidden one."""
+    nb = _notebook("fc_nets")
+    ns = _solution_namespace(nb)
+    cell = next(c for c in _solution_cells(nb) if c.id == "sgd_momentum")
+    old = "v = np.zeros_like(w)"
+    assert old in cell.source
+    # Starts the velocity at the gradient instead of at zero: the visible check passes a velocity.
+    exec(compile(cell.source.replace(old, "v = dw.copy()"), "<mutant>", "exec"), ns)
+    test = next(c for c in _test_cells(nb) if c.id == "test_sgd_momentum")
+    hidden_start = test.source.index("### BEGIN HIDDEN TESTS")
+    assert _run_cell(test.source[:hidden_start], ns, "visible") is None
+    exc = _run_cell(test.source, ns, "full")
+    assert isinstance(exc, AssertionError) and "sgd_momentum" in str(exc), exc
+
+
+def test_unimplemented_layer_message():
+    """A stub (the released code) fails with a message naming the exercise, not a bare traceback."""
+    from autograder.checks import fc_nets as checks
+
+    def stub(x, w, b):
+        raise NotImplementedError()
+
+    with pytest.raises(AssertionError, match="affine_forward.*not implemented"):
+        checks.check_affine_forward(stub)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The whole notebook at grading size
+# ---------------------------------------------------------------------------------------------------
+
+def _execute(nb: nbformat.NotebookNode, cwd: Path, env: dict) -> float:
+    from nbclient import NotebookClient
+
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(cwd)}})
+    start = time.perf_counter()
+    client.execute(env=env)
+    return time.perf_counter() - start
+
+
+@pytest.mark.parametrize("name", assignment_names())
+def test_source_notebook_runs_within_budget(name, tmp_path):
+    assignment = get_assignment(name)
+    nb = copy.deepcopy(_notebook(name))
+    work = tmp_path / name
+    shutil.copytree(REPO / assignment.source_notebook.parent, work)
+    env = {k: v for k, v in os.environ.items() if k not in ("COURSE_CIFAR10_DIR", "PYTHONPATH")}
+    env.update(GRADING_ENV)
+    env["PYTHONPATH"] = str(REPO)
+    # One BLAS thread: on the shared 2-core machine a multi-threaded BLAS under load spins and would
+    # make the measurement depend on whatever else runs.
+    env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = "1"
+    duration = _execute(nb, work, env)
+    errors = [f"{c.id}: {o.ename}: {o.evalue}" for c in nb.cells if c.cell_type == "code"
+              for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, f"{name}: cells failed at grading size:\n" + "\n".join(errors)
+    passed = sum("visible checks passed" in "".join(o.get("text", "") for o in c.outputs) for c in _test_cells(nb))
+    assert passed == len(_test_cells(nb)), f"{name}: only {passed} test cells printed their success line"
+    assert duration < assignment.time_budget_s, \
+        f"{name}: the source notebook took {duration:.0f} s at grading size, budget {assignment.time_budget_s:.0f} s"
+
+
+def test_manifest_assignments_are_unique():
+    names = [a.name for a in ASSIGNMENTS]
+    assert len(names) == len(set(names))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Under the real grader (proxies into a sandboxed student kernel), end to end through the CLI
+# ---------------------------------------------------------------------------------------------------
+
+def test_grader_gives_full_marks_to_the_solutions_and_isolates_mistakes(tmp_path):
+    """The source notebook submitted as is gets every point; a submission with a wrong affine_forward and a
+    wrong rmsprop loses exactly those two cells' points (the net's cell still passes)."""
+    import csv
+    import json
+    import subprocess
+    import sys
+
+    assignment = get_assignment("fc_nets")
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copytree(REPO / "source" / "fc_nets", course / "source" / "fc_nets")
+    shutil.copytree(REPO / "release" / "fc_nets", course / "release" / "fc_nets")
+    source = json.loads((REPO / assignment.source_notebook).read_text())
+    mutated = copy.deepcopy(source)
+    for cell in mutated["cells"]:
+        text = "".join(cell["source"])
+        if cell.get("id") == "affine_forward":
+            cell["source"] = text.replace("out = rows @ w + b", "out = rows @ w")
+        elif cell.get("id") == "rmsprop":
+            cell["source"] = text.replace('config["cache"] = cache', "pass")
+    for student, nb in (("solution", source), ("two_mistakes", mutated)):
+        folder = tmp_path / "submitted" / student / "fc_nets"
+        folder.mkdir(parents=True)
+        (folder / "fc_nets.ipynb").write_text(json.dumps(nb))
+    result = subprocess.run([sys.executable, "-m", "autograder", "grade", "fc_nets", str(tmp_path / "submitted"),
+                             "--course", str(course), "--workers", "0", "--out", str(tmp_path / "out"),
+                             "--no-gradebook"], capture_output=True, text=True, cwd=REPO, timeout=1200)
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    with open(tmp_path / "out" / "grades.csv", newline="") as f:
+        rows = {row["student"]: row for row in csv.DictReader(f)}
+    points = {_nbgrader(c)["grade_id"]: _nbgrader(c)["points"] for c in _test_cells(_notebook("fc_nets"))}
+    lost = {k: v for k, v in rows["solution"].items() if k in points and float(v) != points[k]}
+    assert float(rows["solution"]["score"]) == assignment.total_points, f"the solutions lost points: {lost}"
+    failed = sorted(k for k in points if float(rows["two_mistakes"][k]) != points[k])
+    assert failed == ["test_affine_forward", "test_rmsprop"], failed
+    assert float(rows["two_mistakes"]["score"]) == assignment.total_points - points["test_affine_forward"] - \
+        points["test_rmsprop"]
