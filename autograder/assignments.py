@@ -144,7 +144,7 @@ ASSIGNMENTS: tuple[Assignment, ...] = (
             "course_lib.layer_utils:affine_norm_relu_backward",
             "course_lib.fc_net:FullyConnectedNet",
         ),
-        time_budget_s=180,
+        time_budget_s=120,
         grading_sizes={"num_training": 1000, "num_validation": 200, "num_test": 200},
     ),
     Assignment(

@@ -58,19 +58,20 @@ def _state(config, key, w):
     return state
 
 
-#: Bytes of each array that :func:`adam` updates at a time: a slice of all five arrays fits in L2 cache,
-#: which makes the update of a large parameter (CIFAR's 3072 x 100 first layer) several times faster.
-CHUNK_BYTES = 1 << 18
+#: Bytes of each array that :func:`adam` updates at a time: the slices of its five arrays stay in L2
+#: cache between operations, which makes the update of a large parameter (the 3072 x 100 first layer of
+#: a CIFAR net) faster than whole-array operations (see benchmarks/README.md).
+_CHUNK_BYTES = 1 << 18
 
 
 def _chunks(*arrays):
     """Matching slices of same-shape arrays, for elementwise work on one cache-sized slice at a time.
 
     Returns a list of tuples of views: of consecutive slices of the arrays' flattened data when they
-    are larger than :data:`CHUNK_BYTES` and all C-contiguous (writes through the views land in the
+    are larger than ``_CHUNK_BYTES`` and all C-contiguous (writes through the views land in the
     arrays), otherwise of the arrays whole.
     """
-    step = CHUNK_BYTES // max(a.itemsize for a in arrays)
+    step = _CHUNK_BYTES // max(a.itemsize for a in arrays)
     size = arrays[0].size
     if size <= step or not all(a.flags.c_contiguous for a in arrays):
         return [arrays]

@@ -49,6 +49,7 @@ __all__ = [
     "Solver",
     "SolverInputError",
     "SCHEDULE_KINDS",
+    "SCHEDULE_FORMULAS",
     "StepSchedule",
     "CyclicSchedule",
     "step_lr",
@@ -118,12 +119,10 @@ def _check_real(where: str, name: str, value, positive: bool = False) -> float:
 # Learning-rate schedules
 # ----------------------------------------------------------------------------
 
-def _triangular(t, eta_min: float, eta_max: float, n_s: float) -> float:
-    # Position inside the current cycle: t - 2 l n_s with l = floor(t / (2 n_s)).
-    pos = t % (2 * n_s)
-    if pos <= n_s:
-        return eta_min + pos / n_s * (eta_max - eta_min)
-    return eta_max - (pos - n_s) / n_s * (eta_max - eta_min)
+
+#: Schedule formulas by kind. The release of the assignment that teaches a formula ships without its
+#: entry (the student writes it), so schedules look formulas up here instead of naming them.
+SCHEDULE_FORMULAS = {}
 
 
 def _check_cyclic(where: str, eta_min, eta_max, n_s) -> tuple[float, float, float]:
@@ -205,13 +204,19 @@ class CyclicSchedule:
     n_s: float
 
     def __post_init__(self):
+        if "cyclic" not in SCHEDULE_FORMULAS:
+            raise OptionError(
+                "lr_schedule: the 'cyclic' schedule is an exercise of this assignment and is not in the "
+                "released library; pass your own function instead, e.g. "
+                "lr_schedule=lambda it, epoch: cyclical_lr(it, eta_min, eta_max, n_s)."
+            )
         eta_min, eta_max, n_s = _check_cyclic("CyclicSchedule", self.eta_min, self.eta_max, self.n_s)
         object.__setattr__(self, "eta_min", eta_min)
         object.__setattr__(self, "eta_max", eta_max)
         object.__setattr__(self, "n_s", n_s)
 
     def __call__(self, iteration: int, epoch: int) -> float:
-        return _triangular(iteration, self.eta_min, self.eta_max, self.n_s)
+        return SCHEDULE_FORMULAS["cyclic"](iteration, self.eta_min, self.eta_max, self.n_s)
 
 
 def make_schedule(spec, learning_rate: float | None = None, lr_decay: float = 1.0,

@@ -1,0 +1,814 @@
+"""The hidden checks of the batchnorm, dropout and deep_networks assignments (``autograder.checks``).
+
+Every check must pass for ``course_lib``'s reference implementation and fail, with a student-facing
+message that names the mistake and reveals no expected value, for plausible wrong implementations.
+The wrong implementations below are written the way students write them (seed documents 001 and 004
+in ../shared/seeds show several of these mistakes in real submissions).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from autograder.checks import batchnorm as bn_checks
+from autograder.checks import deep_networks as dn_checks
+from autograder.checks import dropout as do_checks
+from course_lib import layers as L
+from course_lib.fc_net import FullyConnectedNet as RefNet
+from course_lib.fc_net import init_std
+from course_lib.solver import cyclical_lr
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _significant_digits(token: str) -> int:
+    mantissa = re.split(r"[eE]", token)[0].lstrip("+-")
+    digits = mantissa.replace(".", "").lstrip("0")
+    if "." not in mantissa:
+        digits = digits.rstrip("0")
+    return len(digits)
+
+
+def assert_reveals_nothing(message: str) -> None:
+    """No real number in the message is precise enough to be an expected value (at most 2 significant digits).
+
+    Integers (shapes, indices, seeds, years of cited papers) are not values the checks compute.
+    """
+    for token in re.findall(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?", message):
+        if not re.search(r"[.eE]", token):
+            continue
+        assert _significant_digits(token) <= 2, f"message reveals a precise number {token!r}: {message}"
+
+
+def assert_fails(check, *functions, hint: str):
+    """``check(*functions)`` raises AssertionError whose message contains ``hint`` and reveals nothing."""
+    with pytest.raises(AssertionError) as info:
+        check(*functions)
+    message = str(info.value)
+    assert hint.lower() in message.lower(), f"expected a message about {hint!r}, got: {message}"
+    assert_reveals_nothing(message)
+    return message
+
+
+def test_reveal_detector_works():
+    assert_reveals_nothing("relative error 3.2e-01 (should be below 1e-05); shape (64, 6), p = 0.65")
+    with pytest.raises(AssertionError):
+        assert_reveals_nothing("the mean should be 2.4871")
+    with pytest.raises(AssertionError):
+        assert_reveals_nothing("expected 0.123")
+    assert_reveals_nothing("dropout_seed=123, t = 152, Ioffe & Szegedy 2015")
+
+
+# ---------------------------------------------------------------------------------------------
+# batchnorm_forward
+
+
+def _bn(x, gamma, beta, bn_param, *, ddof=0, axis=0, eps_outside=False, momentum_reversed=False,
+        write_running=True, eps_from_param=True, momentum_from_param=True, first_batch_init=False,
+        test_uses_batch=False, test_updates=False, running_std=False, unbiased_running=False,
+        cache_var=False):
+    """Batch normalization with switchable mistakes; the cache has the prescribed layout."""
+    mode = bn_param["mode"]
+    eps = bn_param.get("eps", 1e-5) if eps_from_param else 1e-5
+    m = bn_param.get("momentum", 0.9) if momentum_from_param else 0.9
+    d = x.shape[1]
+    rm = bn_param.get("running_mean")
+    rv = bn_param.get("running_var")
+    if mode == "train" or test_uses_batch:
+        mean = x.mean(axis=axis, keepdims=True)
+        var = x.var(axis=axis, ddof=ddof, keepdims=True)
+        std = np.sqrt(var) + eps if eps_outside else np.sqrt(var + eps)
+        xhat = (x - mean) / std
+        inv_std = 1.0 / std
+        bmean, bvar = x.mean(0), x.var(0, ddof=1 if unbiased_running else ddof)
+        if running_std:
+            bvar = np.sqrt(bvar)
+        if rm is None:
+            rm, rv = (bmean, bvar) if first_batch_init else (np.zeros(d), np.zeros(d))
+        if momentum_reversed:
+            rm, rv = (1 - m) * rm + m * bmean, (1 - m) * rv + m * bvar
+        else:
+            rm, rv = m * rm + (1 - m) * bmean, m * rv + (1 - m) * bvar
+        if write_running and (mode == "train" or test_updates):
+            bn_param["running_mean"], bn_param["running_var"] = rm, rv
+    else:
+        inv_std = 1.0 / np.sqrt(rv + eps)
+        xhat = (x - rm) * inv_std
+        if test_updates:
+            bn_param["running_mean"] = 0.9 * rm + 0.1 * x.mean(0)
+    out = gamma * xhat + beta
+    if cache_var:
+        inv_std = 1.0 / inv_std**2 - eps
+    return out, (mode, x, xhat, inv_std, gamma, eps)
+
+
+def _variant(**mistake):
+    return lambda x, gamma, beta, bn_param: _bn(x, gamma, beta, bn_param, **mistake)
+
+
+BN_FORWARD_MISTAKES = [
+    # training mode
+    ("unbiased variance", _variant(ddof=1), "unbiased variance"),
+    ("normalizes rows", _variant(axis=1), "mean 0"),
+    ("eps outside sqrt", _variant(eps_outside=True), "inside the square root"),
+    ("momentum reversed", _variant(momentum_reversed=True), "wrong way round"),
+    ("forgets running stats", _variant(write_running=False), "no 'running_mean'"),
+    ("ignores eps in bn_param", _variant(eps_from_param=False), "bn_param['eps']"),
+    ("ignores momentum in bn_param", _variant(momentum_from_param=False), "bn_param['momentum']"),
+    ("running averages start at the first batch", _variant(first_batch_init=True), "start them at zeros"),
+    ("running_var averages stds", _variant(running_std=True), "standard deviations"),
+    ("unbiased running_var", _variant(unbiased_running=True), "unbiased variance"),
+    ("gamma and beta swapped", lambda x, g, b, p: _bn(x, b, g, p), "swapped"),
+    ("returns only out", lambda x, g, b, p: _bn(x, g, b, p)[0], "(out, cache)"),
+    ("returns None", lambda x, g, b, p: (None, None), "out is None"),
+    ("returns NaN", lambda x, g, b, p: (np.full_like(x, np.nan), None), "NaN"),
+    ("wrong shape", lambda x, g, b, p: (_bn(x, g, b, p)[0].T, None), "shape"),
+    # the cache
+    ("caches the variance instead of inv_std", _variant(cache_var=True), "entry 3 of the cache"),
+    ("caches a dict", lambda x, g, b, p: (_bn(x, g, b, p)[0], dict(enumerate(_bn(x, g, b, dict(p))[1]))),
+     "(mode, x, x_hat, inv_std, gamma, eps)"),
+    ("cache without eps", lambda x, g, b, p: (lambda o, c: (o, c[:5]))(*_bn(x, g, b, p)), "got 5 values"),
+    # test mode
+    ("batch statistics at test time", _variant(test_uses_batch=True), "statistics of the test batch"),
+    ("updates running stats in test mode", _variant(test_updates=True), "changed"),
+    ("test mode is the identity", lambda x, g, b, p: (x, ("test", x, x, 1.0, g, 1e-5)) if p["mode"] == "test"
+     else _bn(x, g, b, p), "unchanged"),
+    ("eps ignored at test time",
+     lambda x, g, b, p: (g * (x - p["running_mean"]) / np.sqrt(p["running_var"] + 1e-5) + b, _bn(x, g, b, p)[1])
+     if p["mode"] == "test" else _bn(x, g, b, p), "bn_param['eps']"),
+    ("divides by the variance at test time",
+     lambda x, g, b, p: (g * (x - p["running_mean"]) / (p["running_var"] + p.get("eps", 1e-5)) + b,
+                         _bn(x, g, b, p)[1])
+     if p["mode"] == "test" else _bn(x, g, b, p), "divides by the variance"),
+]
+
+
+def test_batchnorm_forward_check_passes_for_the_reference():
+    bn_checks.check_batchnorm_forward(L.batchnorm_forward)
+    bn_checks.check_batchnorm_forward(_variant())  # the student-style helper below, without mistakes
+
+
+@pytest.mark.parametrize("label, wrong, hint", BN_FORWARD_MISTAKES, ids=[m[0] for m in BN_FORWARD_MISTAKES])
+def test_batchnorm_forward_check_fails_for(label, wrong, hint):
+    assert_fails(bn_checks.check_batchnorm_forward, wrong, hint=hint)
+
+
+def test_an_unimplemented_function_is_reported_as_such():
+    def stub(x, gamma, beta, bn_param):
+        raise NotImplementedError()
+
+    assert_fails(bn_checks.check_batchnorm_forward, stub, hint="not implemented")
+
+
+# ---------------------------------------------------------------------------------------------
+# batchnorm_backward, batchnorm_backward_alt (the prescribed cache is built by the check)
+
+
+def _bwd(mistake):
+    def backward(dout, cache):
+        mode, x, xhat, inv_std, gamma, eps = cache
+        n = dout.shape[0]
+        g = dout * gamma
+        dgamma = np.sum(dout * xhat, axis=0)
+        dbeta = dout.sum(axis=0)
+        mean_g, mean_gx = g.mean(0), np.mean(g * xhat, axis=0)
+        dx = inv_std * (g - mean_g - xhat * mean_gx)
+        if mistake == "no variance path":
+            dx = inv_std * (g - mean_g)
+        elif mistake == "no mean path":
+            dx = inv_std * (g - xhat * mean_gx)
+        elif mistake == "only the direct path":
+            dx = inv_std * g
+        elif mistake == "N-1 in the variance path":
+            dx = inv_std * (g - mean_g - xhat * mean_gx * (n - 1) / n)
+        elif mistake == "forgets gamma":
+            dx = inv_std * (dout - dout.mean(0) - xhat * np.mean(dout * xhat, axis=0))
+        elif mistake == "dgamma without xhat":
+            dgamma = dout.sum(axis=0)
+        elif mistake == "dbeta is a mean":
+            dbeta = dout.mean(axis=0)
+        elif mistake == "wrong number of outputs":
+            return dx, dgamma
+        return dx, dgamma, dbeta
+
+    return backward
+
+
+BN_BACKWARD_MISTAKES = [
+    ("no variance path", "path through the variance"),
+    ("no mean path", "path through the mean"),
+    ("only the direct path", "their paths"),
+    ("N-1 in the variance path", "wrong factor"),
+    ("forgets gamma", "forgets gamma"),
+    ("dgamma without xhat", "dgamma is the sum"),
+    ("dbeta is a mean", "dbeta is the sum"),
+    ("wrong number of outputs", "dx, dgamma, dbeta"),
+]
+
+
+@pytest.mark.parametrize("check", [bn_checks.check_batchnorm_backward, bn_checks.check_batchnorm_backward_alt])
+@pytest.mark.parametrize("backward", [L.batchnorm_backward, L.batchnorm_backward_alt, _bwd(None)],
+                         ids=["graph", "closed form", "student-style"])
+def test_batchnorm_backward_checks_pass_for_the_reference(check, backward):
+    check(backward)
+
+
+@pytest.mark.parametrize("check", [bn_checks.check_batchnorm_backward, bn_checks.check_batchnorm_backward_alt])
+@pytest.mark.parametrize("mistake, hint", BN_BACKWARD_MISTAKES, ids=[m[0] for m in BN_BACKWARD_MISTAKES])
+def test_batchnorm_backward_checks_fail_for(check, mistake, hint):
+    assert_fails(check, _bwd(mistake), hint=hint)
+
+
+def test_batchnorm_backward_reads_the_prescribed_cache():
+    def backward(dout, cache):
+        x, xhat, inv_std, gamma, eps = cache  # a layout of its own: unpacking fails
+        return dout, dout, dout
+
+    assert_fails(bn_checks.check_batchnorm_backward, backward, hint="raised ValueError")
+
+
+# ---------------------------------------------------------------------------------------------
+# Layer normalization
+
+
+def _ln(axis=1, ddof=0, eps_from_param=True, swap=False, test_differs=False, flat_inv_std=False):
+    def forward(x, gamma, beta, ln_param):
+        eps = ln_param.get("eps", 1e-5) if eps_from_param else 1e-5
+        mean = x.mean(axis=axis, keepdims=True)
+        var = x.var(axis=axis, ddof=ddof, keepdims=True)
+        inv_std = 1.0 / np.sqrt(var + eps)
+        xhat = (x - mean) * inv_std
+        g, b = (beta, gamma) if swap else (gamma, beta)
+        out = g * xhat + b
+        if test_differs and ln_param.get("mode") == "test":
+            out = x
+        return out, (xhat, inv_std.ravel() if flat_inv_std else inv_std, gamma)
+
+    return forward
+
+
+LN_FORWARD_MISTAKES = [
+    ("normalizes over the batch", _ln(axis=0), "batch normalization"),
+    ("unbiased variance", _ln(ddof=1), "unbiased variance"),
+    ("ignores eps", _ln(eps_from_param=False), "ln_param['eps']"),
+    ("swaps gamma and beta", _ln(swap=True), "swapped"),
+    ("test mode differs", _ln(test_differs=True), "in test mode"),
+    ("inv_std of shape (N,) in the cache", _ln(flat_inv_std=True), "of shape (N, 1)"),
+]
+
+
+def test_layernorm_checks_pass_for_the_reference():
+    bn_checks.check_layernorm_forward(L.layernorm_forward)
+    bn_checks.check_layernorm_forward(_ln())
+    bn_checks.check_layernorm_backward(L.layernorm_backward)
+
+
+@pytest.mark.parametrize("label, wrong, hint", LN_FORWARD_MISTAKES, ids=[m[0] for m in LN_FORWARD_MISTAKES])
+def test_layernorm_forward_check_fails_for(label, wrong, hint):
+    assert_fails(bn_checks.check_layernorm_forward, wrong, hint=hint)
+
+
+def _ln_bwd(mistake):
+    def backward(dout, cache):
+        xhat, inv_std, gamma = cache
+        g = dout * gamma
+        dgamma, dbeta = np.sum(dout * xhat, axis=0), dout.sum(axis=0)
+        if mistake == "batchnorm axes":
+            dx = inv_std * (g - g.mean(0, keepdims=True) - xhat * np.mean(g * xhat, axis=0, keepdims=True))
+        elif mistake == "no variance path":
+            dx = inv_std * (g - g.mean(1, keepdims=True))
+        elif mistake == "dgamma over features":
+            dx = inv_std * (g - g.mean(1, keepdims=True) - xhat * np.mean(g * xhat, axis=1, keepdims=True))
+            dgamma = np.sum(dout * xhat, axis=1)
+        return dx, dgamma, dbeta
+
+    return backward
+
+
+@pytest.mark.parametrize("mistake, hint", [("batchnorm axes", "dx"), ("no variance path", "path through the variance"),
+                                           ("dgamma over features", "shape")])
+def test_layernorm_backward_check_fails_for(mistake, hint):
+    assert_fails(bn_checks.check_layernorm_backward, _ln_bwd(mistake), hint=hint)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dropout
+
+
+def _dropout(drop_prob=False, scale=True, scale_by_drop=False, test_scales=False, fixed_mask=False,
+             ignore_seed=False, row_mask=False, unscaled_cache=False):
+    state = {"calls": 0}
+
+    def forward(x, dropout_param):
+        p, mode = dropout_param["p"], dropout_param["mode"]
+        if mode == "test":
+            return (p * x if test_scales else x), (dropout_param, None)
+        state["calls"] += 1
+        seed = dropout_param.get("seed")
+        if fixed_mask:
+            seed = 0
+        if ignore_seed:
+            seed = None if seed is None else seed + state["calls"]
+        rng = np.random.RandomState(seed) if seed is not None else np.random
+        u = rng.rand(x.shape[1])[None, :].repeat(x.shape[0], 0) if row_mask else rng.rand(*x.shape)
+        keep = ((u >= p) if drop_prob else (u < p)).astype(x.dtype)
+        mask = keep / ((1 - p) if scale_by_drop else p) if scale else keep
+        return x * mask, (dropout_param, keep if unscaled_cache else mask)
+
+    return forward
+
+
+DROPOUT_FORWARD_MISTAKES = [
+    ("drops with probability p", _dropout(drop_prob=True), "KEEPING"),
+    ("does not scale", _dropout(scale=False), "not scaled"),
+    ("scales by 1 - p", _dropout(scale_by_drop=True), "1 - p"),
+    ("scales at test time", _dropout(test_scales=True), "multiplies by p"),
+    ("same mask every call", _dropout(fixed_mask=True), "same units"),
+    ("ignores the seed", _dropout(ignore_seed=True), "same dropout_param['seed']"),
+    ("one mask per column", _dropout(row_mask=True), "independent random value"),
+    ("caches the unscaled mask", _dropout(unscaled_cache=True), "scaling included"),
+    ("returns only out", lambda x, p: _dropout()(x, p)[0], "(out, cache)"),
+    ("never drops", lambda x, p: (x / p["p"] if p["mode"] == "train" else x, (p, None)), "dropped no unit"),
+]
+
+
+def test_dropout_forward_check_passes_for_the_reference():
+    do_checks.check_dropout_forward(L.dropout_forward)
+    do_checks.check_dropout_forward(_dropout())
+
+
+@pytest.mark.parametrize("label, wrong, hint", DROPOUT_FORWARD_MISTAKES,
+                         ids=[m[0] for m in DROPOUT_FORWARD_MISTAKES])
+def test_dropout_forward_check_fails_for(label, wrong, hint):
+    assert_fails(do_checks.check_dropout_forward, wrong, hint=hint)
+
+
+def _dropout_bwd(mistake):
+    def backward(dout, cache):
+        dropout_param, mask = cache
+        if dropout_param["mode"] == "test":
+            return dout * dropout_param["p"] if mistake == "scales at test time" else dout
+        if mistake == "passes dout":
+            return dout
+        if mistake == "unscaled mask":
+            return dout * (mask != 0)
+        if mistake == "divides by p again":
+            return dout * mask / dropout_param["p"]
+        if mistake == "new mask":
+            return dout * (np.random.rand(*dout.shape) < dropout_param["p"]) / dropout_param["p"]
+        return dout * mask
+
+    return backward
+
+
+@pytest.mark.parametrize("mistake, hint", [("passes dout", "dx equals dout"), ("unscaled mask", "scaled by 1/p"),
+                                           ("divides by p again", "do not divide by p again"),
+                                           ("new mask", "with the cached mask"), ("scales at test time", "test mode")])
+def test_dropout_backward_check_fails_for(mistake, hint):
+    assert_fails(do_checks.check_dropout_backward, _dropout_bwd(mistake), hint=hint)
+
+
+def test_dropout_backward_check_passes_for_the_reference():
+    do_checks.check_dropout_backward(L.dropout_backward)
+    do_checks.check_dropout_backward(_dropout_bwd(None))
+
+
+# ---------------------------------------------------------------------------------------------
+# Networks with batch normalization / dropout (the student's FullyConnectedNet)
+
+
+class StudentNet:
+    """A student-style FullyConnectedNet (the notebooks' API) with switchable mistakes.
+
+    Its layers come from ``layers`` (course_lib's by default), so tests can give it a wrong layer.
+    """
+
+    mistakes: frozenset = frozenset()
+    layers = {"bn_forward": L.batchnorm_forward, "bn_backward": L.batchnorm_backward_alt,
+              "ln_forward": L.layernorm_forward, "ln_backward": L.layernorm_backward,
+              "dropout_forward": L.dropout_forward, "dropout_backward": L.dropout_backward}
+
+    def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, dropout_keep_ratio=1,
+                 normalization=None, reg=0.0, weight_scale=1e-2, dtype=np.float32, dropout_seed=None,
+                 norm_position="before"):
+        self.normalization, self.reg, self.dtype = normalization, reg, dtype
+        self.position = norm_position
+        self.num_layers = len(hidden_dims) + 1
+        dims = [input_dim, *hidden_dims, num_classes]
+        self.params = {}
+        for i in range(1, self.num_layers + 1):
+            self.params[f"W{i}"] = init_std(weight_scale, dims[i - 1]) * np.random.randn(dims[i - 1], dims[i])
+            self.params[f"b{i}"] = np.zeros(dims[i])
+            if normalization and i < self.num_layers:
+                self.params[f"gamma{i}"] = (np.zeros if "gamma zeros" in self.mistakes else np.ones)(dims[i])
+                self.params[f"beta{i}"] = np.zeros(dims[i])
+        self.params = {k: v.astype(dtype) for k, v in self.params.items()}
+        self.use_dropout = dropout_keep_ratio != 1
+        self.dropout_param = {"mode": "train", "p": dropout_keep_ratio}
+        if dropout_seed is not None:
+            self.dropout_param["seed"] = dropout_seed
+        if "no bn_params" not in self.mistakes:
+            self.bn_params = [{"mode": "train"} for _ in hidden_dims] if normalization else []
+
+    def loss(self, X, y=None):
+        m = self.mistakes
+        X = np.asarray(X).astype(self.dtype)
+        mode = "test" if y is None else "train"
+        if "no test mode" in m:
+            mode = "train"
+        sticky = "test mode sticks" in m and y is not None
+        self.dropout_param["mode"] = "train" if "dropout at test time" in m else mode
+        for bp in getattr(self, "bn_params", []):
+            if not (sticky and bp.get("mode") == "test"):
+                bp["mode"] = mode
+        key = {"batchnorm": "bn", "layernorm": "ln"}.get(self.normalization)
+        if "no normalization for large batches" in m and X.shape[0] >= 50:
+            key = None
+        after = (self.position == "after") != ("wrong position" in m)
+        h, caches = X, []
+        for i in range(1, self.num_layers):
+            a, fc = L.affine_forward(h, self.params[f"W{i}"], self.params[f"b{i}"])
+            nc = dc = None
+            if key and not after:
+                a, nc = self.layers[f"{key}_forward"](a, self.params[f"gamma{i}"], self.params[f"beta{i}"],
+                                                      self.bn_params[i - 1])
+            h, rc = L.relu_forward(a)
+            if key and after:
+                h, nc = self.layers[f"{key}_forward"](h, self.params[f"gamma{i}"], self.params[f"beta{i}"],
+                                                      self.bn_params[i - 1])
+            if self.use_dropout and "no dropout" not in m:
+                h, dc = self.layers["dropout_forward"](h, self.dropout_param)
+            caches.append((fc, nc, rc, dc))
+        last_layer = self.num_layers
+        scores, last = L.affine_forward(h, self.params[f"W{last_layer}"], self.params[f"b{last_layer}"])
+        if y is None:
+            return scores
+        loss, dscores = L.softmax_loss(scores, y)
+        grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        dh, grads[f"W{last_layer}"], grads[f"b{last_layer}"] = L.affine_backward(dscores, last)
+        for i in range(last_layer - 1, 0, -1):
+            fc, nc, rc, dc = caches[i - 1]
+            if dc is not None:
+                dh = self.layers["dropout_backward"](dh, dc)
+            if key and after:
+                dh, grads[f"gamma{i}"], grads[f"beta{i}"] = self.layers[f"{key}_backward"](dh, nc)
+            dh = L.relu_backward(dh, rc)
+            if key and not after:
+                dh, grads[f"gamma{i}"], grads[f"beta{i}"] = self.layers[f"{key}_backward"](dh, nc)
+            dh, grads[f"W{i}"], grads[f"b{i}"] = L.affine_backward(dh, fc)
+        for name in self.params:
+            if name.startswith("W") or ("reg gamma" in m and name.startswith("gamma")):
+                loss += 0.5 * self.reg * np.sum(self.params[name] ** 2)
+                grads[name] = grads[name] + self.reg * self.params[name]
+        return loss, grads
+
+
+def student_net(*mistakes, **layers):
+    return type("Net", (StudentNet,), {"mistakes": frozenset(mistakes), "layers": {**StudentNet.layers, **layers}})
+
+
+BN_LAYERS = {"batchnorm_forward": L.batchnorm_forward, "batchnorm_backward": L.batchnorm_backward,
+             "batchnorm_backward_alt": L.batchnorm_backward_alt, "layernorm_forward": L.layernorm_forward,
+             "layernorm_backward": L.layernorm_backward}
+DROPOUT_LAYERS = {"dropout_forward": L.dropout_forward, "dropout_backward": L.dropout_backward}
+
+
+@pytest.mark.parametrize("net", [RefNet, StudentNet], ids=["course_lib", "student-style"])
+def test_net_checks_pass_for_correct_nets(net):
+    bn_checks.check_fully_connected_net(net, **BN_LAYERS)
+    do_checks.check_fully_connected_net(net, **DROPOUT_LAYERS)
+    dn_checks.check_fully_connected_net(net, init_std=init_std)
+
+
+NET_MISTAKES = [
+    ("gamma zeros", "must start at ones"),
+    ("no bn_params", "bn_params"),
+    ("no test mode", "test mode"),
+    ("test mode sticks", "also after a test-mode call"),
+    ("reg gamma", "regularization"),
+    ("wrong position", "affine - batchnorm - relu"),
+]
+
+
+@pytest.mark.parametrize("mistake, hint", NET_MISTAKES, ids=[m[0] for m in NET_MISTAKES])
+def test_batchnorm_net_check_fails_for(mistake, hint):
+    assert_fails(lambda net: bn_checks.check_fully_connected_net(net, **BN_LAYERS), student_net(mistake), hint=hint)
+
+
+@pytest.mark.parametrize("mistake, hint", [("dropout at test time", "test mode"), ("no dropout", "dropout")])
+def test_dropout_net_check_fails_for(mistake, hint):
+    assert_fails(lambda net: do_checks.check_fully_connected_net(net, **DROPOUT_LAYERS), student_net(mistake),
+                 hint=hint)
+
+
+def test_net_checks_are_isolated_from_the_students_layers():
+    """A correct net built on wrong layers passes when the check is given those layers."""
+    wrong_forward, wrong_backward = _variant(ddof=1), _bwd("no variance path")
+    net = student_net(bn_forward=wrong_forward, bn_backward=wrong_backward)
+    layers = dict(BN_LAYERS, batchnorm_forward=wrong_forward, batchnorm_backward_alt=wrong_backward)
+    bn_checks.check_fully_connected_net(net, **layers)
+    # Without the student's layers the check has no second opinion and the net fails.
+    assert_fails(lambda n: bn_checks.check_norm_net(n), net, hint="wrong")
+    # A batch normalization that breaks training: the training part is waived, its layer cell fails.
+    net = student_net(bn_forward=_teststats_forward, bn_backward=L.batchnorm_backward)
+    with np.errstate(all="ignore"):
+        bn_checks.check_fully_connected_net(net, **dict(BN_LAYERS, batchnorm_forward=_teststats_forward))
+    # The same isolation for dropout: a net on top of a dropout that forgets to scale.
+    unscaled = _dropout(scale=False)
+    net = student_net(dropout_forward=unscaled)
+    do_checks.check_fully_connected_net(net, dropout_forward=unscaled, dropout_backward=L.dropout_backward)
+
+
+def test_unfinished_layernorm_does_not_cost_the_net_its_points():
+    def stub(*args):
+        raise NotImplementedError()
+
+    net = student_net(ln_forward=stub, ln_backward=stub)
+    bn_checks.check_fully_connected_net(net, **dict(BN_LAYERS, layernorm_forward=stub, layernorm_backward=stub))
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch normalization makes a deep net train
+
+
+def test_batchnorm_training_check_passes_for_the_reference():
+    bn_checks.check_batchnorm_trains(RefNet)
+    bn_checks.check_batchnorm_trains(StudentNet)
+
+
+def _teststats_forward(x, gamma, beta, bn_param):
+    """Uses the running averages during training (and updates them afterwards)."""
+    test_param = dict(bn_param, mode="test")
+    test_param.setdefault("running_mean", np.zeros(x.shape[1]))
+    test_param.setdefault("running_var", np.zeros(x.shape[1]))
+    out, cache = L.batchnorm_forward(x, gamma, beta, test_param)
+    L.batchnorm_forward(x, gamma, beta, bn_param)
+    return out, cache
+
+
+def _identity_forward(x, gamma, beta, bn_param):
+    return gamma * x + beta, (x, gamma)
+
+
+def _identity_backward(dout, cache):
+    x, gamma = cache
+    return dout * gamma, np.sum(dout * x, axis=0), dout.sum(axis=0)
+
+
+@pytest.mark.parametrize("forward, backward", [(_teststats_forward, L.batchnorm_backward),
+                                               (_identity_forward, _identity_backward)],
+                         ids=["running averages in training", "no normalization"])
+def test_batchnorm_training_check_fails_for_a_batchnorm_that_does_not_normalize(forward, backward):
+    net = student_net(bn_forward=forward, bn_backward=backward)
+    with np.errstate(all="ignore"):
+        assert_fails(bn_checks.check_batchnorm_trains, net, hint="not clearly better")
+
+
+def test_batchnorm_training_check_fails_for_a_net_without_batchnorm():
+    class IgnoresNormalization(StudentNet):
+        def __init__(self, *args, normalization=None, **kwargs):
+            super().__init__(*args, **kwargs)
+
+    assert_fails(bn_checks.check_batchnorm_trains, IgnoresNormalization, hint="has no 'beta1'")
+
+
+def test_training_part_of_the_net_check_can_fail_on_its_own():
+    """Correct layers, a net that passes the small fixed-parameter cases, but does not train."""
+    net = student_net("no normalization for large batches")
+    bn_checks.check_norm_net(net, batchnorm_forward=L.batchnorm_forward,
+                             batchnorm_backward_alt=L.batchnorm_backward_alt)
+    assert_fails(lambda n: bn_checks.check_fully_connected_net(n, **BN_LAYERS), net, hint="not clearly better")
+
+
+def test_batchnorm_training_gap_is_large_and_robust():
+    """The experiment behind the thresholds, on more seeds than the check uses."""
+    accs, base = [], []
+    for seed in range(100, 106):
+        data = bn_checks.training_data(seed)
+        dims = [20, *bn_checks.TRAIN_SETUP["hidden_dims"], 5]
+        ws = bn_checks.TRAIN_SETUP["weight_scale"]
+        for normalization, out in ((True, accs), (False, base)):
+            net = RefNet(dims[1:-1], input_dim=20, num_classes=5, dtype=np.float64,
+                         normalization="batchnorm" if normalization else None)
+
+            def loss_fn(params, X, y, net=net):
+                net.params = params
+                return net.loss(X, y)
+
+            trained, _ = bn_checks._sgd(loss_fn, bn_checks._initial_params(dims, ws, seed, normalization), data,
+                                        seed)
+            out.append(bn_checks._batch_stat_accuracy(trained, data["X_val"], data["y_val"], normalization))
+    assert min(accs) >= 0.9, accs
+    assert max(base) <= 0.35, base
+
+
+# ---------------------------------------------------------------------------------------------
+# deep_networks: initialization, the cyclical learning rate, the lambda search
+
+
+def test_deep_network_checks_pass_for_the_reference():
+    dn_checks.check_init_std(init_std)
+    dn_checks.check_cyclical_lr(cyclical_lr)
+    dn_checks.check_sample_lambdas(_sample_lambdas(None))
+
+
+def _init_std(mistake):
+    def fn(weight_scale, fan_in):
+        if not isinstance(weight_scale, str):
+            return weight_scale if mistake != "ignores numbers" else 0.01
+        factor = {"he": 2.0, "xavier": 1.0}.get(weight_scale)
+        if factor is None:
+            return 0.01 if mistake == "accepts typos" else init_std(weight_scale, fan_in)
+        if mistake == "he without the 2":
+            factor = 1.0
+        if mistake == "variance":
+            return factor / fan_in
+        if mistake == "divides by fan_in":
+            return np.sqrt(factor) / fan_in
+        return float(np.sqrt(factor / fan_in))
+
+    return fn
+
+
+@pytest.mark.parametrize("mistake, hint", [("he without the 2", "2 / fan_in"), ("variance", "that is the variance"),
+                                           ("divides by fan_in", "square root of fan_in"),
+                                           ("ignores numbers", "a number is the standard deviation"),
+                                           ("accepts typos", "should raise ValueError")])
+def test_init_std_check_fails_for(mistake, hint):
+    assert_fails(dn_checks.check_init_std, _init_std(mistake), hint=hint)
+
+
+def _he_net(std_of):
+    class Net(StudentNet):
+        def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, weight_scale=1e-2, **kwargs):
+            super().__init__(hidden_dims, input_dim=input_dim, num_classes=num_classes, weight_scale=1.0, **kwargs)
+            dims = [input_dim, *hidden_dims, num_classes]
+            for i in range(1, len(dims)):
+                self.params[f"W{i}"] *= std_of(weight_scale, dims[i - 1], dims[i])
+
+    return Net
+
+
+@pytest.mark.parametrize("std_of, hint", [
+    (lambda ws, fin, fout: np.sqrt(2.0 / fout) if ws == "he" else ws, "number of outputs"),
+    (lambda ws, fin, fout: np.sqrt(1.0 / fin) if ws == "he" else ws, "Xavier"),
+    (lambda ws, fin, fout: 0.01 if ws == "he" else ws, "not He-initialized"),
+    (lambda ws, fin, fout: np.sqrt(2.0 / fin) if ws == "he" else 0.01, "with a number as weight_scale"),
+], ids=["fan_out", "xavier", "ignores he", "ignores numbers"])
+def test_deep_net_check_fails_for_wrong_initialization(std_of, hint):
+    assert_fails(lambda net: dn_checks.check_fully_connected_net(net, init_std=init_std), _he_net(std_of),
+                 hint=hint)
+
+
+def test_deep_net_check_is_isolated_from_init_std():
+    """A net that uses the student's (wrong) init_std correctly passes; init_std's own cell fails."""
+    wrong = _init_std("variance")
+    net = _he_net(lambda ws, fin, fout: wrong(ws, fin))
+    dn_checks.check_fully_connected_net(net, init_std=wrong)
+    assert_fails(dn_checks.check_init_std, wrong, hint="variance")
+
+
+def test_deep_net_check_fails_for_batchnorm_in_the_wrong_place():
+    assert_fails(lambda net: dn_checks.check_fully_connected_net(net, init_std=init_std), student_net("wrong position"),
+                 hint="affine - batchnorm - relu")
+
+
+def _clr(mistake):
+    def fn(t, eta_min, eta_max, n_s):
+        if mistake == "one step ahead":
+            t = t + 1
+        elif mistake == "starts at the top":
+            t = t + n_s
+        elif mistake == "no repeat":
+            t = min(t, 2 * n_s)
+        elif mistake == "sawtooth":
+            return eta_min + (t % n_s) / n_s * (eta_max - eta_min)
+        elif mistake == "period n_s":
+            t = 2 * t
+        elif mistake == "peak at n_s + 1":
+            pos = t % (2 * n_s)
+            if pos <= n_s:
+                return eta_min + pos / (n_s + 1) * (eta_max - eta_min)
+            return eta_max - (pos - n_s) / n_s * (eta_max - eta_min)
+        return cyclical_lr(t, eta_min, eta_max, n_s)
+
+    return fn
+
+
+@pytest.mark.parametrize("mistake, hint", [("one step ahead", "shifted by one step"),
+                                           ("starts at the top", "starts at eta_max"),
+                                           ("no repeat", "does not repeat"),
+                                           ("sawtooth", "jumps back"),
+                                           ("period n_s", "2 * n_s steps"),
+                                           ("peak at n_s + 1", "rising half")])
+def test_cyclical_lr_check_fails_for(mistake, hint):
+    assert_fails(dn_checks.check_cyclical_lr, _clr(mistake), hint=hint)
+
+
+def _sample_lambdas(mistake):
+    def fn(l_min, l_max, n, seed):
+        rng = np.random.default_rng(0 if mistake == "ignores the seed" else seed)
+        if mistake == "global generator":
+            return 10.0 ** np.random.uniform(l_min, l_max, n)
+        if mistake == "uniform lambda":
+            return rng.uniform(10.0**l_min, 10.0**l_max, n)
+        if mistake == "returns exponents":
+            return rng.uniform(l_min, l_max, n)
+        return 10.0 ** rng.uniform(l_min, l_max, n)
+
+    return fn
+
+
+@pytest.mark.parametrize("mistake, hint", [("global generator", "same seed gave different values"),
+                                           ("uniform lambda", "not uniform"),
+                                           ("returns exponents", "outside"),
+                                           ("ignores the seed", "another seed gave the same values")])
+def test_sample_lambdas_check_fails_for(mistake, hint):
+    assert_fails(dn_checks.check_sample_lambdas, _sample_lambdas(mistake), hint=hint)
+
+
+# ---------------------------------------------------------------------------------------------
+# The source notebooks: exactly one wrong exercise loses exactly its cell (visible and hidden parts)
+
+from tests.test_source_notebooks import (  # noqa: E402
+    _notebook,
+    _run_cell,
+    _solution_cells,
+    _solution_namespace,
+    _test_cells,
+)
+
+# (assignment, exercise, description, replaced solution text, replacement)
+NOTEBOOK_MUTANTS = [
+    ("batchnorm", "batchnorm_forward", "unbiased variance",
+     "batch_var = np.mean((x - batch_mean) ** 2, axis=0)", "batch_var = np.var(x, axis=0, ddof=1)"),
+    ("batchnorm", "batchnorm_forward", "momentum reversed",
+     "running_mean = momentum * running_mean + (1.0 - momentum) * batch_mean",
+     "running_mean = (1.0 - momentum) * running_mean + momentum * batch_mean"),
+    ("batchnorm", "batchnorm_forward", "batch statistics at test time",
+     "x_hat = (x - running_mean) * inv_std", "x_hat = (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps)"),
+    ("batchnorm", "batchnorm_backward", "no variance path",
+     "dcentred += 2.0 * centred * dvar / n", "pass"),
+    ("batchnorm", "batchnorm_backward_alt", "no mean term",
+     "dx = inv_std * (g - g.mean(axis=0) - x_hat * (g * x_hat).mean(axis=0))",
+     "dx = inv_std * (g - x_hat * (g * x_hat).mean(axis=0))"),
+    ("batchnorm", "layernorm_forward", "normalizes the batch axis",
+     "row_mean = x.mean(axis=1, keepdims=True)", "row_mean = x.mean(axis=0, keepdims=True)"),
+    ("batchnorm", "layernorm_backward", "dgamma over features",
+     "dgamma = np.sum(x_hat * dout, axis=0)", "dgamma = np.sum(x_hat * dout, axis=1)"),
+    ("batchnorm", "FullyConnectedNet", "regularizes gamma too",
+     'weights = self.params[f"W{layer}"]', 'weights = self.params[f"W{layer}"]\n'
+     '            if layer < num_layers and norm is not None:\n'
+     '                loss += 0.5 * self.reg * np.sum(self.params[f"gamma{layer}"] ** 2)'),
+    ("batchnorm", "FullyConnectedNet", "gamma starts at zero",
+     'self.params[f"gamma{layer}"] = np.ones(fan_out)', 'self.params[f"gamma{layer}"] = np.zeros(fan_out)'),
+    ("dropout", "dropout_forward", "drops with probability p", "mask = ((uniform < p) / p)",
+     "mask = ((uniform >= p) / p)"),
+    ("dropout", "dropout_forward", "no inverted scaling", "mask = ((uniform < p) / p)", "mask = ((uniform < p) / 1)"),
+    ("dropout", "dropout_backward", "passes dout in training mode", "dx = mask * dout", "dx = dout"),
+    # (Dropout before the ReLU would be no mistake: relu(m * a) = m * relu(a) for a mask m >= 0.)
+    ("dropout", "FullyConnectedNet", "no dropout in the backward pass",
+     "dact = dropout_backward(dact, drop_cache)", "pass"),
+    ("deep_networks", "init_std", "He without the factor 2", '{"he": 2.0, "xavier": 1.0}', '{"he": 1.0, "xavier": 1.0}'),
+    ("deep_networks", "FullyConnectedNet", "ignores norm_position", 'after = self.norm_position == "after"',
+     "after = False"),
+    ("deep_networks", "cyclical_lr", "one step ahead", "in_cycle = t - 2 * n_s", "t = t + 1\n    in_cycle = t - 2 * n_s"),
+    ("deep_networks", "sample_lambdas", "samples lambda uniformly",
+     "exponents = np.random.default_rng(seed).uniform(l_min, l_max, size=n)\n    return np.power(10.0, exponents)",
+     "return np.random.default_rng(seed).uniform(10.0**l_min, 10.0**l_max, size=n)"),
+]
+
+
+@pytest.mark.parametrize("assignment, exercise, what, old, new", NOTEBOOK_MUTANTS,
+                         ids=[f"{m[0]}: {m[1]}: {m[2]}" for m in NOTEBOOK_MUTANTS])
+def test_one_wrong_exercise_fails_only_its_cell(assignment, exercise, what, old, new):
+    nb = _notebook(assignment)
+    ns = _solution_namespace(nb)
+    cell = next(c for c in _solution_cells(nb) if c.id == exercise)
+    assert old in cell.source, f"mutant {what!r}: {old!r} is not in the solution of {exercise}"
+    exec(compile(cell.source.replace(old, new), f"<mutant {exercise}>", "exec"), ns)
+    with np.errstate(all="ignore"):
+        verdicts = {c.id: _run_cell(c.source, ns, c.id) for c in _test_cells(nb)}
+    failed = sorted(k for k, v in verdicts.items() if v is not None)
+    assert failed == [f"test_{exercise}"], (
+        f"{exercise} ({what}) should fail exactly test_{exercise}; failed: "
+        + "; ".join(f"{k}: {verdicts[k]}" for k in failed))
+    # The hidden block alone catches the mistake too, with a message that reveals no expected value.
+    test = next(c for c in _test_cells(nb) if c.id == f"test_{exercise}")
+    hidden = test.source[test.source.index("### BEGIN HIDDEN TESTS"):]
+    with np.errstate(all="ignore"):
+        exc = _run_cell(hidden, ns, "hidden")
+    assert isinstance(exc, AssertionError), f"the hidden checks of {exercise} miss {what!r}: {exc!r}"
+    assert_reveals_nothing(str(exc))
+
+
+@pytest.mark.parametrize("assignment", ["batchnorm", "dropout", "deep_networks"])
+def test_visible_and_hidden_checks_pass_on_the_solutions(assignment):
+    nb = _notebook(assignment)
+    ns = _solution_namespace(nb)
+    failures = {c.id: _run_cell(c.source, ns, c.id) for c in _test_cells(nb)}
+    assert not {k: v for k, v in failures.items() if v is not None}
