@@ -192,6 +192,8 @@ def render_feedback_html(nb, tests: Sequence, *, student: str, assignment: str,
             "<div class='ag-box'><h3>Tests whose cells are not in your notebook</h3></div>")))
         cells.extend(_token_cell(token(s)) for s in missing)
     nb.cells = cells
+    for k, cell in enumerate(nb.cells):  # fixed ids: the same results always render to the same page
+        cell.id = f"cell-{k}"
     exporter = HTMLExporter(template_name="lab", sanitize_html=True,
                             filters={"clean_html": clean_student_html})
     body, _ = exporter.from_notebook_node(

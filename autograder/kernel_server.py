@@ -12,11 +12,12 @@ Two modes:
     ``PLAN`` (an empty tmpfs root with read-only binds of the system and Python
     directories and the extra library dirs, a tmpfs copy of the workdir, empty tmpfs
     over hidden paths), chroots into it, then forks the kernel: the child applies the resource
-    limits, drops every capability, switches to uid/gid 65534 with
+    limits, drops every capability, switches to the sandbox's own uid/gid (``uid_base`` + its host pid) with
     ``PR_SET_NO_NEW_PRIVS`` and execs ``--serve``.  The supervisor stays pid 1,
     reaps orphans and, when the kernel exits, reports its wait status as one JSON
     line on the status fd and exits, which makes the kernel (Linux) kill every
-    remaining process of the namespace.
+    remaining process of the namespace. It also exits when the grader is gone (the
+    status pipe's read end closed): a killed grading run leaves no kernel behind.
 
 ``kernel_server.py --serve CONFIG``
     The kernel proper: an IPython ``InteractiveShell`` whose output is captured
@@ -37,6 +38,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import select
 import shutil
 import signal
 import sys
@@ -93,8 +95,9 @@ def _inside(root: str, path: str) -> str:
     return os.path.join(root, path.lstrip("/"))
 
 
-def _build_root(plan: dict) -> None:
-    """Mount the sandbox file system under ``plan["newroot"]`` (runs in the new mount namespace)."""
+def _build_root(plan: dict, owner: int) -> None:
+    """Mount the sandbox file system under ``plan["newroot"]`` (runs in the new mount namespace); the
+    workdir copy and the copied files belong to uid/gid ``owner``."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     root = plan["newroot"]
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
@@ -129,17 +132,17 @@ def _build_root(plan: dict) -> None:
         os.makedirs(dst, exist_ok=True)
         _mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, f"size={work['size']},mode=755")
         shutil.copytree(work["src"], dst, symlinks=True, dirs_exist_ok=True)
-        os.lchown(dst, work["owner"], work["owner"])
+        os.lchown(dst, owner, owner)
         for dirpath, dirnames, filenames in os.walk(dst):
             for name in dirnames + filenames:
-                os.lchown(os.path.join(dirpath, name), work["owner"], work["owner"])
+                os.lchown(os.path.join(dirpath, name), owner, owner)
     for src, dst in plan.get("copy", []):
         dst = _inside(root, dst)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         with open(src, "rb") as fin, open(dst, "wb") as fout:
             fout.write(fin.read())
-        os.chown(os.path.dirname(dst), plan["copy_owner"], plan["copy_owner"])
-        os.chown(dst, plan["copy_owner"], plan["copy_owner"])
+        os.chown(os.path.dirname(dst), owner, owner)
+        os.chown(dst, owner, owner)
     os.makedirs(_inside(root, "/proc"), exist_ok=True)
     _mount("proc", _inside(root, "/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
@@ -169,10 +172,13 @@ def supervise(plan: dict) -> None:
             pass
 
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    # The host's /proc is still mounted here: /proc/self names our pid as the grader sees it.
-    report({"host_pid": int(os.readlink("/proc/self"))})
+    # The host's /proc is still mounted here: /proc/self names our pid as the grader sees it. That pid is
+    # unique on the host while this sandbox lives, and so is the kernel's uid derived from it.
+    host_pid = int(os.readlink("/proc/self"))
+    uid = plan["uid_base"] + host_pid
+    report({"host_pid": host_pid})
     try:
-        _build_root(plan)
+        _build_root(plan, uid)
         os.chroot(plan["newroot"])
         os.chdir("/")
     except Exception as exc:  # noqa: BLE001 - reported to the grader, then exit
@@ -185,25 +191,44 @@ def supervise(plan: dict) -> None:
             os.close(status_fd)
             os.setsid()
             apply_rlimits(ex["rlimits"])
-            _drop_privileges(ex["uid"], ex["gid"])
+            _drop_privileges(uid, uid)
             os.chdir(ex["cwd"])
             os.execve(ex["argv"][0], ex["argv"], ex["env"])
         except BaseException as exc:  # noqa: BLE001
             os.write(2, f"sandbox: cannot start the kernel: {exc}\n".encode())
         os._exit(71)
+    # Wait for the kernel (reaping orphans), and also for the grader: when it is gone (killed), the read
+    # end of the status pipe closes (POLLERR on our end) and the sandbox ends, instead of a kernel stuck in
+    # a loop running on until its CPU limit.
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    poller = select.poll()
+    poller.register(wake_r, select.POLLIN)
+    poller.register(status_fd, 0)  # POLLERR and POLLHUP are always reported
     while True:
-        try:
-            done, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            os._exit(0)
-        except InterruptedError:
-            continue
-        if done == pid:
-            if os.WIFSIGNALED(status):
-                report({"signal": os.WTERMSIG(status)})
-            else:
-                report({"exit": os.WEXITSTATUS(status)})
-            os._exit(0)
+        while True:
+            try:
+                done, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                os._exit(0)
+            if done == 0:
+                break
+            if done == pid:
+                if os.WIFSIGNALED(status):
+                    report({"signal": os.WTERMSIG(status)})
+                else:
+                    report({"exit": os.WEXITSTATUS(status)})
+                os._exit(0)
+        for fd, _events in poller.poll():
+            if fd == status_fd:
+                os._exit(0)
+            while True:
+                try:
+                    if not os.read(wake_r, 4096):
+                        break
+                except BlockingIOError:
+                    break
 
 
 # ---------------------------------------------------------------------------------------------

@@ -150,7 +150,11 @@ class GradingOptions:
         Seconds for the whole submission (cells, tests and restarts); what is left when
         it runs out fails with a clear message.
     max_restarts : int
-        Kernel restarts allowed per submission.
+        Kernel restarts in a row allowed to recover from one failure (a cell or test that
+        killed the kernel or ran out of time, then cells that fail again when re-run). Each
+        failure is recovered on its own: a function that hangs or crashes in every cell and
+        test that uses it costs those cells and tests only; ``submission_timeout`` bounds
+        the total.
     memory_mb : int
         Memory limit of the student kernel.
     hide : tuple of str
@@ -246,6 +250,7 @@ class _Cell:
     status: str  # ok, error, timeout, died, skipped, test
     outputs: list = field(default_factory=list)
     duration: float = 0.0
+    error: str = ""  # why the kernel stopped, for died and timeout
 
 
 @dataclass
@@ -475,7 +480,8 @@ def _run(state: GradingState, source: str, timeout: float) -> _Cell:
     if status not in ("ok", "error", "timeout", "died"):
         status = "error"
     outputs = list(getattr(res, "outputs", None) or [])
-    return _Cell(status, outputs, float(getattr(res, "duration", time.monotonic() - t0)))
+    return _Cell(status, outputs, float(getattr(res, "duration", time.monotonic() - t0)),
+                 str(getattr(res, "error", "") or ""))
 
 
 def _kernel_alive(state: GradingState) -> bool:
@@ -491,14 +497,16 @@ def _recover(state: GradingState, before: int | None) -> bool:
     Returns False (with ``state.fatal`` set) when the restart budget or time runs out.
     """
     opts = state.job.options
+    attempts = 0
     while True:
-        if state.restarts >= opts.max_restarts:
-            state.fatal = (f"the kernel running your code died {state.restarts + 1} times; "
+        if attempts >= opts.max_restarts:
+            state.fatal = (f"the kernel running your code died {attempts + 1} times in a row; "
                            "stopped restarting it")
             return False
         if state.remaining() <= 0:
             state.fatal = f"the time budget of {opts.submission_timeout:.0f} s for the submission was used up"
             return False
+        attempts += 1
         state.restarts += 1
         try:
             state.kernel.restart()
@@ -588,10 +596,12 @@ def execute_student_notebook(state: GradingState) -> None:
                 "stream", name="stderr", text="[grader] this cell was stopped: it ran out of time\n"))
         else:
             res.status = "died"
-            state.note(f"cell {i + 1} ended the kernel (os._exit, a crash or running out of memory); "
+            why = res.error.splitlines()[0] if res.error else "os._exit, a crash or running out of memory"
+            state.note(f"cell {i + 1} ended the kernel ({why}); "
                        "the kernel was restarted, the cells before it re-run, and grading went on")
             res.outputs.append(nbformat.v4.new_output(
-                "stream", name="stderr", text="[grader] the kernel died while running this cell\n"))
+                "stream", name="stderr",
+                text="[grader] the kernel died while running this cell" + (f": {res.error}\n" if res.error else "\n")))
         if not _kernel_alive(state) and not _recover(state, before=i):
             return
 

@@ -18,8 +18,8 @@ on an empty tmpfs and chroots into it:
   repository is bound back, since it holds no secrets) and the site dirs and ``.pth`` entries
   on the grader's ``sys.path`` that are not hidden (never the repository, pytest's rootdir or
   other ad-hoc entries);
-* ``/sandbox/work``: a private copy of the workdir on a size-capped tmpfs (owned by uid 65534,
-  the kernel's cwd): the student can write there, but nothing reaches the host's disk and the
+* ``/sandbox/work``: a private copy of the workdir on a size-capped tmpfs (owned by the kernel's
+  uid, the kernel's cwd): the student can write there, but nothing reaches the host's disk and the
   caller's workdir is left untouched;
 * ``/sandbox/lib0``, ``/sandbox/lib1``...: the ``extra_paths``, read-only, first on ``sys.path``;
 * ``/sandbox/server``: a private copy of ``kernel_server.py`` and ``wire.py``, read-only;
@@ -33,9 +33,11 @@ read-only tmpfs (or ``/dev/null`` for files): the repository root (computed from
 ``autograder.__file__``), the installed ``autograder`` and ``course_lib`` packages wherever
 they are (including ``site-packages``), Jupyter config dirs, and the caller's ``hide`` paths.
 The supervisor then forks the kernel, which sets the rlimits, drops all capabilities (and
-the bounding set), switches to uid/gid 65534 with ``no_new_privs`` and execs
+the bounding set), switches to a uid/gid of its own (:data:`SANDBOX_UID_BASE` plus the supervisor's
+host pid, so no two live sandboxes share one) with ``no_new_privs`` and execs
 ``kernel_server.py --serve``.  Killing pid 1 (the grader does, with a pidfd) ends every
-process of the namespace, including background processes the student started.
+process of the namespace, including background processes the student started; pid 1 also ends by
+itself when the grader's process dies (a killed grading run leaves no kernel behind).
 
 Fallback (``isolation`` starts with ``"rlimits only: "``)
 ------------------------------------------------------------
@@ -46,7 +48,8 @@ and use the network: only run trusted notebooks this way.
 
 Resource limits (both modes): ``RLIMIT_AS`` = ``memory_mb``, ``RLIMIT_FSIZE`` =
 ``max_file_mb``, ``RLIMIT_NOFILE`` 1024, ``RLIMIT_CORE`` 0, ``RLIMIT_CPU`` as a backstop,
-``RLIMIT_NPROC`` 512 (namespace mode; counted per uid 65534).  Wall-clock limits are enforced
+``RLIMIT_NPROC`` 512 (namespace mode; counted per uid, and each sandbox has its own uid, so a fork bomb
+cannot starve the kernels of other submissions).  Wall-clock limits are enforced
 by the grader.  The environment is replaced (``OPENBLAS_NUM_THREADS=1``, ``MPLBACKEND=Agg``,
 ``HOME=/tmp``...), so no grader secrets leak through it.
 """
@@ -88,10 +91,13 @@ __all__ = [
     "NotDefinedError",
     "StudentKernel",
     "namespace_support",
-    "SANDBOX_UID",
+    "SANDBOX_UID_BASE",
 ]
 
-SANDBOX_UID = 65534  #: uid and gid of the kernel in namespace mode ("nobody")
+#: Namespace mode: the kernel runs as uid = gid = this + the host pid of its sandbox's supervisor (pid 1 of
+#: the sandbox, alive as long as any process in it), unique among the live sandboxes of the host. Not
+#: one shared uid such as 65534: ``RLIMIT_NPROC`` counts the processes of a uid across the host.
+SANDBOX_UID_BASE = 1 << 30
 _HERE = Path(__file__).resolve().parent
 _STARTUP_TIMEOUT = 60.0
 
@@ -403,12 +409,11 @@ def build_plan(staging: Path, workdir: Path, extra_paths: Sequence[Path], hide: 
         "tmpfs": [{"dst": "/tmp", "size": f"{tmp_mb}m", "mode": "1777"},
                   {"dst": "/dev/shm", "size": "64m", "mode": "1777"}],
         "hide": sorted(overlays),
-        "workcopy": {"src": str(work), "dst": "/sandbox/work", "size": f"{work_mb}m", "owner": SANDBOX_UID},
+        "workcopy": {"src": str(work), "dst": "/sandbox/work", "size": f"{work_mb}m"},
         "copy": copies,
-        "copy_owner": SANDBOX_UID,
+        "uid_base": SANDBOX_UID_BASE,
         "status_fd": status_fd,
-        "exec": {"argv": exec_argv, "env": env, "cwd": "/sandbox/work", "uid": SANDBOX_UID,
-                 "gid": SANDBOX_UID, "rlimits": _rlimits(limits, nproc=True)},
+        "exec": {"argv": exec_argv, "env": env, "cwd": "/sandbox/work", "rlimits": _rlimits(limits, nproc=True)},
     }
 
 
@@ -638,7 +643,7 @@ class StudentKernel:
         if ok:
             net = "" if self.limits.network else "+net"
             self.isolation = (f"namespaces: mount+pid+ipc+uts{net}, chroot to an allow-list file system, "
-                              f"uid {SANDBOX_UID}, no capabilities, rlimits")
+                              "a uid of its own, no capabilities, rlimits")
             return True
         if self._isolate is True:
             raise KernelError(f"cannot isolate the student kernel: {why}")

@@ -398,7 +398,8 @@ def normalize_notebook(data: object) -> LoadedNotebook:
 
     Keeps each cell's type (code, markdown or raw), its source as one string, and the
     well-typed part of its nbgrader metadata; drops outputs, execution counts, attachments
-    and every other metadata key. Cells that are not objects are dropped with a problem.
+    and every other metadata key; cell ids are positional (``cell-1``, ``cell-2``...). Cells
+    that are not objects are dropped with a problem.
 
     Parameters
     ----------
@@ -446,6 +447,7 @@ def normalize_notebook(data: object) -> LoadedNotebook:
             continue
         if nbg:
             cell.metadata["nbgrader"] = nbg
+        cell.id = f"cell-{len(nb.cells) + 1}"  # not a random one: the same file gives the same outputs
         nb.cells.append(cell)
     if dropped:
         problems.append(f"{dropped} malformed cell(s) were ignored")

@@ -109,8 +109,7 @@ class FullyConnectedNet:
             normalization = "batchnorm" if use_batchnorm else normalization
         if dropout is not None:
             dropout_keep_ratio = dropout
-        if normalization is not None:
-            check_choice("FullyConnectedNet", "normalization", normalization, NORMALIZATIONS)
+        check_choice("FullyConnectedNet", "normalization", normalization, (None, *NORMALIZATIONS))
         check_choice("FullyConnectedNet", "norm_position", norm_position, NORM_POSITIONS)
         if not 0.0 < dropout_keep_ratio <= 1.0:
             raise ValueError(f"FullyConnectedNet: dropout_keep_ratio={dropout_keep_ratio!r} is the probability "

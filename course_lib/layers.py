@@ -170,7 +170,9 @@ def _standardize(x, axis, eps):
     xc = x - mean
     var = np.mean(xc * xc, axis=axis, keepdims=True)
     inv_std = 1.0 / np.sqrt(var + eps)
-    return xc * inv_std, mean, var, inv_std
+    # xhat = xc * inv_std, written over xc (same dtype: inv_std is computed from xc).
+    xc *= inv_std
+    return xc, mean, var, inv_std
 
 
 def _standardize_backward(dxhat, xhat, inv_std, axis):
@@ -182,6 +184,15 @@ def _standardize_backward(dxhat, xhat, inv_std, axis):
     mean_dxhat = dxhat.mean(axis=axis, keepdims=True)
     mean_dxhat_xhat = np.mean(dxhat * xhat, axis=axis, keepdims=True)
     return inv_std * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
+
+
+def _scale_shift(xhat, gamma, beta):
+    """``gamma * xhat + beta``, adding ``beta`` in place when that keeps the dtype numpy would give."""
+    out = gamma * xhat
+    if getattr(beta, "dtype", None) == out.dtype:
+        out += beta
+        return out
+    return out + beta
 
 
 def _check_norm_inputs(where, x, gamma, beta):
@@ -247,7 +258,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     else:
         inv_std = 1.0 / np.sqrt(running_var + eps)
         xhat = (x - running_mean) * inv_std
-    out = gamma * xhat + beta
+    out = _scale_shift(xhat, gamma, beta)
 
     bn_param["running_mean"] = running_mean
     bn_param["running_var"] = running_var
@@ -320,12 +331,24 @@ def batchnorm_backward_alt(dout, cache):
     dgamma, dbeta : ndarray, shape (D,)
     """
     mode, x, xhat, inv_std, gamma, eps = cache
-    dbeta = dout.sum(axis=0)
-    dgamma = np.sum(dout * xhat, axis=0)
-    dxhat = dout * gamma
     if mode == "test":
-        return dxhat * inv_std, dgamma, dbeta
-    return _standardize_backward(dxhat, xhat, inv_std, 0), dgamma, dbeta
+        dbeta = dout.sum(axis=0)
+        dgamma = np.sum(dout * xhat, axis=0)
+        return dout * gamma * inv_std, dgamma, dbeta
+    n = dout.shape[0]
+    prod = dout * xhat
+    dgamma = prod.sum(axis=0)
+    dbeta = dout.sum(axis=0)
+    # With g = dout * gamma: mean(g) = gamma * dbeta / n and mean(g * xhat) = gamma * dgamma / n, so
+    # dx = gamma * inv_std * (dout - dbeta / n - xhat * dgamma / n), computed in prod's buffer.
+    dx = np.multiply(xhat, dgamma / n, out=prod)
+    dx += dbeta / n
+    np.subtract(dout, dx, out=dx)
+    scale = gamma * inv_std
+    if getattr(scale, "dtype", None) == dx.dtype:
+        dx *= scale
+        return dx, dgamma, dbeta
+    return dx * scale, dgamma, dbeta
 
 
 def layernorm_forward(x, gamma, beta, ln_param):

