@@ -4,7 +4,7 @@
   per exercise of the manifest, points adding up to the manifest total;
 * one source of truth: the solution cells, executed alone, agree with ``course_lib`` on randomized
   inputs (each test cell's hidden block, run with several seeds, compares them with the reference);
-* isolation (fc_nets): with exactly one exercise replaced by a plausible wrong version, exactly that
+* isolation: with exactly one exercise replaced by a plausible wrong version, exactly that
   exercise's test cell fails;
 * the whole notebook runs top to bottom at grading size, hidden tests included, within the manifest's
   time budget (an acceptance budget for the grader, not a speed claim).
@@ -17,10 +17,8 @@ import builtins
 import contextlib
 import copy
 import io
-import os
 import re
 import shutil
-import time
 from pathlib import Path
 
 import nbformat
@@ -28,7 +26,7 @@ import numpy as np
 import pytest
 
 import autograder.checks
-from autograder.assignments import ASSIGNMENTS, GRADING_ENV, assignment_names, get_assignment
+from autograder.assignments import ASSIGNMENTS, assignment_names, get_assignment
 
 REPO = Path(__file__).resolve().parents[1]
 HIDDEN_RE = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
@@ -275,36 +273,18 @@ def test_unimplemented_layer_message():
 # The whole notebook at grading size
 # ---------------------------------------------------------------------------------------------------
 
-def _execute(nb: nbformat.NotebookNode, cwd: Path, env: dict) -> float:
-    from nbclient import NotebookClient
-
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(cwd)}})
-    start = time.perf_counter()
-    client.execute(env=env)
-    return time.perf_counter() - start
-
-
 @pytest.mark.parametrize("name", assignment_names())
-def test_source_notebook_runs_within_budget(name, tmp_path):
+def test_source_notebook_runs_within_budget(name, executed_source):
     assignment = get_assignment(name)
-    nb = copy.deepcopy(_notebook(name))
-    work = tmp_path / name
-    shutil.copytree(REPO / assignment.source_notebook.parent, work)
-    env = {k: v for k, v in os.environ.items() if k not in ("COURSE_CIFAR10_DIR", "PYTHONPATH")}
-    env.update(GRADING_ENV)
-    env["PYTHONPATH"] = str(REPO)
-    # One BLAS thread: on the shared 2-core machine a multi-threaded BLAS under load spins and would
-    # make the measurement depend on whatever else runs.
-    env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = "1"
-    duration = _execute(nb, work, env)
+    run = executed_source(name)
+    nb = run.notebook
     errors = [f"{c.id}: {o.ename}: {o.evalue}" for c in nb.cells if c.cell_type == "code"
               for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors, f"{name}: cells failed at grading size:\n" + "\n".join(errors)
     passed = sum("visible checks passed" in "".join(o.get("text", "") for o in c.outputs) for c in _test_cells(nb))
     assert passed == len(_test_cells(nb)), f"{name}: only {passed} test cells printed their success line"
-    assert duration < assignment.time_budget_s, \
-        f"{name}: the source notebook took {duration:.0f} s at grading size, budget {assignment.time_budget_s:.0f} s"
+    assert run.seconds < assignment.time_budget_s, \
+        f"{name}: the source notebook took {run.seconds:.0f} s at grading size, budget {assignment.time_budget_s:.0f} s"
 
 
 def test_manifest_assignments_are_unique():
@@ -313,44 +293,89 @@ def test_manifest_assignments_are_unique():
 
 
 # ---------------------------------------------------------------------------------------------------
-# Under the real grader (proxies into a sandboxed student kernel), end to end through the CLI
+# Under the real grader (proxies into a sandboxed student kernel, Dask workers): full, zero, one mistake
 # ---------------------------------------------------------------------------------------------------
 
-def test_grader_gives_full_marks_to_the_solutions_and_isolates_mistakes(tmp_path):
-    """The source notebook submitted as is gets every point; a submission with a wrong affine_forward and a
-    wrong rmsprop loses exactly those two cells' points (the net's cell still passes)."""
-    import csv
-    import json
-    import subprocess
-    import sys
+# One plausible mistake per submission, two per assignment: (exercise, what, solution text, replacement). The
+# replaced text is the source notebook's; the rest of the submission is the released notebook with every
+# solution filled in from the source, as a student hands it in.
+GRADED_MUTANTS = {
+    "fc_nets": [
+        ("affine_forward", "forgets the bias", "out = rows @ w + b", "out = rows @ w"),
+        ("adam", "no bias correction", "m_hat = m / (1 - b1**t)", "m_hat = m"),
+    ],
+    "batchnorm": [
+        ("batchnorm_forward", "unbiased batch variance",
+         "batch_var = np.mean((x - batch_mean) ** 2, axis=0)", "batch_var = np.var(x, axis=0, ddof=1)"),
+        ("batchnorm_backward_alt", "drops the variance path",
+         "dx = inv_std * (g - g.mean(axis=0) - x_hat * (g * x_hat).mean(axis=0))",
+         "dx = inv_std * (g - g.mean(axis=0))"),
+    ],
+    "dropout": [
+        ("dropout_forward", "does not rescale by 1/p", "mask = ((uniform < p) / p).astype(x.dtype)",
+         "mask = (uniform < p).astype(x.dtype)"),
+        ("FullyConnectedNet", "no regularization gradient",
+         'grads[f"W{layer}"] = grads[f"W{layer}"] + self.reg * weights', 'grads[f"W{layer}"] = grads[f"W{layer}"]'),
+    ],
+    "deep_networks": [
+        ("init_std", "He with variance 1/fan_in", '{"he": 2.0, "xavier": 1.0}', '{"he": 1.0, "xavier": 1.0}'),
+        ("cyclical_lr", "sawtooth instead of triangle", "frac = in_cycle / n_s if rising else 2.0 - in_cycle / n_s",
+         "frac = in_cycle / (2 * n_s)"),
+    ],
+}
 
-    assignment = get_assignment("fc_nets")
+
+def _mutant(nb: nbformat.NotebookNode, exercise: str, old: str, new: str) -> nbformat.NotebookNode:
+    nb = copy.deepcopy(nb)
+    cell = next(c for c in nb.cells if _nbgrader(c).get("solution") and _nbgrader(c).get("grade_id") == exercise)
+    assert old in cell.source, f"mutant of {exercise}: {old!r} is not in its solution"
+    cell.source = cell.source.replace(old, new)
+    return nb
+
+
+@pytest.mark.parametrize("name", assignment_names())
+def test_grader_scores_source_full_release_zero_and_one_mistake_its_points(name, tmp_path):
+    """Through the real grading path (sandboxed kernels, hidden tests in the grader, Dask workers): the source
+    notebook submitted as is gets the assignment's total; the untouched release gets 0 on every autograded
+    test; a submission with exactly one function wrong loses exactly that function's test points."""
+    import csv
+
+    from autograder.batch import grade_assignment
+    from autograder.examples.make_examples import example_notebooks
+
+    assignment = get_assignment(name)
     course = tmp_path / "course"
-    course.mkdir()
-    shutil.copytree(REPO / "source" / "fc_nets", course / "source" / "fc_nets")
-    shutil.copytree(REPO / "release" / "fc_nets", course / "release" / "fc_nets")
-    source = json.loads((REPO / assignment.source_notebook).read_text())
-    mutated = copy.deepcopy(source)
-    for cell in mutated["cells"]:
-        text = "".join(cell["source"])
-        if cell.get("id") == "affine_forward":
-            cell["source"] = text.replace("out = rows @ w + b", "out = rows @ w")
-        elif cell.get("id") == "rmsprop":
-            cell["source"] = text.replace('config["cache"] = cache', "pass")
-    for student, nb in (("solution", source), ("two_mistakes", mutated)):
-        folder = tmp_path / "submitted" / student / "fc_nets"
+    for part in ("source", "release"):
+        shutil.copytree(REPO / part / name, course / part / name)
+    shutil.copy2(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
+    source = _notebook(name)
+    release = nbformat.read(REPO / assignment.release_notebook, as_version=4)
+    solved = example_notebooks(source, release)["solution"]
+    submissions = {"source": source, "release": release}
+    for exercise, _what, old, new in GRADED_MUTANTS[name]:
+        submissions[f"wrong_{exercise}"] = _mutant(solved, exercise, old, new)
+    for student, nb in submissions.items():
+        folder = tmp_path / "submitted" / student / name
         folder.mkdir(parents=True)
-        (folder / "fc_nets.ipynb").write_text(json.dumps(nb))
-    result = subprocess.run([sys.executable, "-m", "autograder", "grade", "fc_nets", str(tmp_path / "submitted"),
-                             "--course", str(course), "--workers", "0", "--out", str(tmp_path / "out"),
-                             "--no-gradebook"], capture_output=True, text=True, cwd=REPO, timeout=1200)
-    assert result.returncode in (0, 1), result.stdout + result.stderr
+        nbformat.write(nb, folder / f"{assignment.notebook}.ipynb")
+
+    summary = grade_assignment(name, tmp_path / "submitted", course_dir=course, out_dir=tmp_path / "out",
+                               workers=2, gradebook=False, progress=False)
+    assert summary.graded == len(submissions) and not summary.grader_errors, summary
     with open(tmp_path / "out" / "grades.csv", newline="") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
-    points = {_nbgrader(c)["grade_id"]: _nbgrader(c)["points"] for c in _test_cells(_notebook("fc_nets"))}
-    lost = {k: v for k, v in rows["solution"].items() if k in points and float(v) != points[k]}
-    assert float(rows["solution"]["score"]) == assignment.total_points, f"the solutions lost points: {lost}"
-    failed = sorted(k for k in points if float(rows["two_mistakes"][k]) != points[k])
-    assert failed == ["test_affine_forward", "test_rmsprop"], failed
-    assert float(rows["two_mistakes"]["score"]) == assignment.total_points - points["test_affine_forward"] - \
-        points["test_rmsprop"]
+    points = {_nbgrader(c)["grade_id"]: float(_nbgrader(c)["points"]) for c in _test_cells(source)}
+    assert sum(points.values()) == assignment.total_points
+
+    def lost(student: str) -> list[str]:
+        return sorted(k for k in points if float(rows[student][k]) != points[k])
+
+    assert lost("source") == [] and float(rows["source"]["score"]) == assignment.total_points, \
+        f"{name}: the source notebook lost {lost('source')}"
+    assert {k: float(rows["release"][k]) for k in points} == dict.fromkeys(points, 0.0), rows["release"]
+    assert float(rows["release"]["score"]) == 0.0
+    for exercise, what, _old, _new in GRADED_MUTANTS[name]:
+        student = f"wrong_{exercise}"
+        assert lost(student) == [f"test_{exercise}"], f"{name}: {exercise} ({what}) lost {lost(student)}"
+        assert float(rows[student][f"test_{exercise}"]) == 0.0
+        assert float(rows[student]["score"]) == assignment.total_points - points[f"test_{exercise}"]
