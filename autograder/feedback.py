@@ -5,8 +5,11 @@ goes at the top and each test's result right after the cell that carries its gra
 the student's notebook (results whose cell the student deleted are listed at the end).
 What the student wrote or printed is sanitized (no scripts, no event handlers); the
 result boxes are the grader's own HTML, placed by random per-render tokens that a
-submission cannot forge. Hidden-test code never reaches this module: it only sees test
-results (student-facing messages).
+submission cannot forge. A Content-Security-Policy (:data:`CONTENT_SECURITY_POLICY`) lets
+the page load images from ``data:`` URIs only, so an ``<img>`` that the student points at a
+server of theirs (a tracking pixel: who opened the feedback, when, from where) is never
+fetched. Hidden-test code never reaches this module: it only sees test results
+(student-facing messages).
 """
 
 from __future__ import annotations
@@ -18,7 +21,13 @@ from collections.abc import Iterable, Sequence
 import bleach
 import nbformat
 
-__all__ = ["render_feedback_html", "fallback_html", "clean_student_html", "ALLOWED_TAGS"]
+__all__ = ["render_feedback_html", "fallback_html", "clean_student_html", "ALLOWED_TAGS", "CONTENT_SECURITY_POLICY"]
+
+#: Policy of every feedback page: images (plots) only from data: URIs; no plugins, frames, forms or media.
+#: Scripts are not restricted here (the page's MathJax loads from its CDN); the student's are removed by
+#: :func:`clean_student_html`.
+CONTENT_SECURITY_POLICY = "img-src data:; media-src 'none'; object-src 'none'; frame-src 'none'; form-action 'none'"
+_CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
 
 #: HTML tags kept in the student's markdown and outputs; everything else is removed.
 ALLOWED_TAGS = frozenset({
@@ -200,13 +209,17 @@ def render_feedback_html(nb, tests: Sequence, *, student: str, assignment: str,
         nb, resources={"metadata": {"name": f"{assignment} feedback for {student}"}})
     for tok, snippet in snippets.items():
         body = body.replace(tok, snippet, 1)
+    head = body.find("<head>")
+    if head < 0:
+        raise RuntimeError("nbconvert's lab template produced a page without <head>: cannot add the security policy")
+    body = body[: head + 6] + _CSP_META + body[head + 6:]
     return body.replace("</head>", _STYLE + "</head>", 1)
 
 
 def fallback_html(tests: Sequence, *, student: str, assignment: str, problems: Iterable[str] = (),
                   fatal: str | None = None) -> str:
     """A minimal feedback page (no notebook), used when rendering the notebook failed."""
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>"
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>" + _CSP_META + "<title>"
             f"{html.escape(assignment)} feedback for {html.escape(student)}</title>{_STYLE}</head><body>"
             + _summary_html(tests, student, assignment, list(problems), fatal)
             + "".join(_test_html(t) for t in tests) + "</body></html>")

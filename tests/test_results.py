@@ -242,6 +242,50 @@ def test_feedback_renders_in_headless_chromium(course, tmp_path, chromium):
     assert shot.stat().st_size > 5000  # a rendered page, not a blank one
 
 
+def test_feedback_never_fetches_a_remote_image(course, tmp_path, chromium):
+    """A tracking pixel in the student's markdown or outputs is not requested when the page is opened; the
+    same page without its Content-Security-Policy does request it (so the check can fail)."""
+    import http.server
+    import threading
+
+    requests = []
+
+    class Pixel(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            requests.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Pixel)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        md = nbformat.v4.new_markdown_cell(f'Look: <img src="{url}/markdown.png">')
+        outputs = {2: [nbformat.v4.new_output("display_data", data={
+            "text/html": f'<img src="{url}/output.png" width="1">', "text/plain": "x"})]}
+        page = _feedback(course, outputs=outputs, extra_cells=[md])
+        assert f"{url}/markdown.png" in page and f"{url}/output.png" in page  # kept, but never fetched
+        assert page.index("Content-Security-Policy") < page.index(f"{url}/markdown.png")
+
+        def open_page(text: str, name: str) -> None:
+            path = tmp_path / name
+            path.write_text(text, encoding="utf-8")
+            subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / name}.d",
+                            "--virtual-time-budget=5000", "--dump-dom", path.as_uri()],
+                           capture_output=True, timeout=120)
+
+        open_page(page, "feedback.html")
+        assert requests == [], f"the feedback page fetched {requests}"
+        open_page(re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page), "no-policy.html")
+        assert sorted(requests) == ["/markdown.png", "/output.png"], requests
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_gradebook_scores_reach_nbgrader_export(course, tmp_path):
     source = course / "source" / fx.ASSIGNMENT / f"{fx.ASSIGNMENT}.ipynb"
     db_url, course_id = course_settings(course)
