@@ -6,6 +6,7 @@ Importing this module puts the repository root on ``sys.path`` so the scripts ru
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import os
 import platform
@@ -30,6 +31,7 @@ __all__ = [
     "median_ms",
     "format_table",
     "ratio",
+    "positive_int",
 ]
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -215,3 +217,14 @@ def format_table(header, rows):
         if j == 0:
             lines.append("  ".join("-" * w for w in widths))
     return lines
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive integer")
+    return value

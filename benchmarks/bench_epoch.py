@@ -30,11 +30,12 @@ import time
 
 import _common
 import numpy as np
+from _common import positive_int
 
 from course_lib.fc_net import FullyConnectedNet
 from course_lib.optim import adam
 
-__all__ = ["TARGET_RATIO", "make_data", "NumpyTrainer", "TorchTrainer", "run", "report_lines", "positive_int", "main"]
+__all__ = ["TARGET_RATIO", "make_data", "NumpyTrainer", "TorchTrainer", "run", "report_lines", "main"]
 
 #: Acceptance target: a float32 numpy epoch within this factor of the PyTorch float32 epoch.
 TARGET_RATIO = 1.3
@@ -195,17 +196,6 @@ def report_lines(results, n):
         np64 = statistics.median(results["numpy float64"]["seconds"])
         lines.append(f"ratio epoch numpy float64/float32: {np64 / np32:.2f}x (context)")
     return lines
-
-
-def positive_int(text):
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive integer")
-    return value
 
 
 def build_parser():

@@ -57,6 +57,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import _common  # noqa: E402  (after the BLAS set-up, like every import below it)
+from _common import positive_int  # noqa: E402
 
 from autograder import pipeline  # noqa: E402
 from autograder.assignments import GRADING_ENV, assignment_names, get_assignment  # noqa: E402
@@ -452,27 +453,17 @@ def report_lines(results: list[AssignmentResult], n: int) -> list[str]:
     return lines
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive integer")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python benchmarks/bench_grading.py", description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="All figures of a run are measured side by side on the same batch. Set OPENBLAS_NUM_THREADS "
                "(default here: 1) to change the BLAS threads of the in-process run and of nbgrader's kernel.")
-    parser.add_argument("--batch", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--batch", type=positive_int, default=None, metavar="N",
                         help="students in the batch (default 50; 4 with --quick)")
     parser.add_argument("--assignments", nargs="+", metavar="NAME", choices=assignment_names(),
                         help="default: every assignment with a source notebook and a release")
-    parser.add_argument("--repeat", type=_positive_int, default=None, metavar="K",
+    parser.add_argument("--repeat", type=positive_int, default=None, metavar="K",
                         help="in-process gradings of the solution example; the median is reported "
                              "(default 3; 1 with --quick)")
     parser.add_argument("--quick", action="store_true", help="smoke test: batch 4, one repeat (a few minutes)")

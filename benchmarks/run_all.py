@@ -60,7 +60,7 @@ def build_parser():
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: short BN repeats at 100x500 and 1024x1024, "
                              "epoch on N=1000 for 2 epochs (< 60 s)")
-    positive = bench_epoch.positive_int
+    positive = _common.positive_int
     parser.add_argument("--n", type=positive, default=None, help="epoch training samples (default 49000, quick 1000)")
     parser.add_argument("--epochs", type=positive, default=None, help="timed epochs per implementation (default 3)")
     parser.add_argument("--threads", type=positive, default=2, help="numpy BLAS and PyTorch threads (default 2)")
