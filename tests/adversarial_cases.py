@@ -47,11 +47,11 @@ IN_FLIGHT = ("source/", "release/", "autograder/checks/", "autograder/release.py
 
 # --------------------------------------------------------------------------- the course
 
-def make_course(root: Path) -> Path:
-    """A course folder with this repository's fc_nets source and release and its nbgrader config."""
+def make_course(root: Path, assignment: str = ASSIGNMENT) -> Path:
+    """A course folder with this repository's source and release of ``assignment`` and its nbgrader config."""
     root = Path(root)
     for part in ("source", "release"):
-        shutil.copytree(REPO / part / ASSIGNMENT, root / part / ASSIGNMENT)
+        shutil.copytree(REPO / part / assignment, root / part / assignment)
     shutil.copy2(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
     return root
 

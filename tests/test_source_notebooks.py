@@ -18,7 +18,6 @@ import contextlib
 import copy
 import io
 import re
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -296,14 +295,12 @@ def test_manifest_assignments_are_unique():
 # Under the real grader (proxies into a sandboxed student kernel, Dask workers): full, zero, one mistake
 # ---------------------------------------------------------------------------------------------------
 
-# One plausible mistake per submission, two per assignment: (exercise, what, solution text, replacement). The
-# replaced text is the source notebook's; the rest of the submission is the released notebook with every
-# solution filled in from the source, as a student hands it in.
+# One plausible mistake per submission, two per assignment: (exercise, what, solution text, replacement), as in
+# MUTANTS (fc_nets takes its first mutants of two exercises from there). The replaced text is the source
+# notebook's; the rest of the submission is the released notebook with every solution filled in from the
+# source, as a student hands it in.
 GRADED_MUTANTS = {
-    "fc_nets": [
-        ("affine_forward", "forgets the bias", "out = rows @ w + b", "out = rows @ w"),
-        ("adam", "no bias correction", "m_hat = m / (1 - b1**t)", "m_hat = m"),
-    ],
+    "fc_nets": [next(m for m in MUTANTS if m[0] == exercise) for exercise in ("affine_forward", "adam")],
     "batchnorm": [
         ("batchnorm_forward", "unbiased batch variance",
          "batch_var = np.mean((x - batch_mean) ** 2, axis=0)", "batch_var = np.var(x, axis=0, ddof=1)"),
@@ -340,14 +337,13 @@ def test_grader_scores_source_full_release_zero_and_one_mistake_its_points(name,
     test; a submission with exactly one function wrong loses exactly that function's test points."""
     import csv
 
+    from adversarial_cases import make_course
+
     from autograder.batch import grade_assignment
     from autograder.examples.make_examples import example_notebooks
 
     assignment = get_assignment(name)
-    course = tmp_path / "course"
-    for part in ("source", "release"):
-        shutil.copytree(REPO / part / name, course / part / name)
-    shutil.copy2(REPO / "nbgrader_config.py", course / "nbgrader_config.py")
+    course = make_course(tmp_path / "course", name)
     source = _notebook(name)
     release = nbformat.read(REPO / assignment.release_notebook, as_version=4)
     solved = example_notebooks(source, release)["solution"]
