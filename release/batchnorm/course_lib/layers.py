@@ -149,13 +149,11 @@ def relu_backward(dout, cache):
 # ---------------------------------------------------------------------------
 
 
-def _scale_shift(xhat, gamma, beta):
-    """``gamma * xhat + beta``, adding ``beta`` in place when that keeps the dtype numpy would give."""
-    out = gamma * xhat
-    if getattr(beta, "dtype", None) == out.dtype:
-        out += beta
-        return out
-    return out + beta
+def _into_first(ufunc, a, b):
+    """``ufunc(a, b)``, written over ``a`` (a temporary of the caller) when that keeps the dtype numpy gives."""
+    if getattr(b, "dtype", None) == a.dtype:
+        return ufunc(a, b, out=a)
+    return ufunc(a, b)
 
 
 def _check_norm_inputs(where, x, gamma, beta):

@@ -184,13 +184,11 @@ def _standardize_backward(dxhat, xhat, inv_std, axis):
     return inv_std * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
 
 
-def _scale_shift(xhat, gamma, beta):
-    """``gamma * xhat + beta``, adding ``beta`` in place when that keeps the dtype numpy would give."""
-    out = gamma * xhat
-    if getattr(beta, "dtype", None) == out.dtype:
-        out += beta
-        return out
-    return out + beta
+def _into_first(ufunc, a, b):
+    """``ufunc(a, b)``, written over ``a`` (a temporary of the caller) when that keeps the dtype numpy gives."""
+    if getattr(b, "dtype", None) == a.dtype:
+        return ufunc(a, b, out=a)
+    return ufunc(a, b)
 
 
 def _check_norm_inputs(where, x, gamma, beta):
@@ -256,7 +254,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     else:
         inv_std = 1.0 / np.sqrt(running_var + eps)
         xhat = (x - running_mean) * inv_std
-    out = _scale_shift(xhat, gamma, beta)
+    out = _into_first(np.add, gamma * xhat, beta)
 
     bn_param["running_mean"] = running_mean
     bn_param["running_var"] = running_var
@@ -342,11 +340,7 @@ def batchnorm_backward_alt(dout, cache):
     dx = np.multiply(xhat, dgamma / n, out=prod)
     dx += dbeta / n
     np.subtract(dout, dx, out=dx)
-    scale = gamma * inv_std
-    if getattr(scale, "dtype", None) == dx.dtype:
-        dx *= scale
-        return dx, dgamma, dbeta
-    return dx * scale, dgamma, dbeta
+    return _into_first(np.multiply, dx, gamma * inv_std), dgamma, dbeta
 
 
 def layernorm_forward(x, gamma, beta, ln_param):
