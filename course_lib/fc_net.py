@@ -109,7 +109,7 @@ class FullyConnectedNet:
         Standard deviation of the initial weights, or a named scheme scaled by each layer's fan-in.
     dtype : numpy dtype
         np.float32 for speed, np.float64 for gradient checks.
-    seed : int, optional
+    seed : int or None
         Dropout mask seed, as in cs231n: every forward pass draws the same masks (for gradient checks).
         The masks are those of cs231n's ``np.random.seed(seed)``, drawn without touching numpy's global
         generator. Without dropout it has no effect.
