@@ -18,7 +18,7 @@ The three 2018 notebooks are read in Aneureka/cs231n-assignments-2018 at commit
 * FullyConnectedNets 2018: assignment2/FullyConnectedNets.ipynb (TwoLayerNet, FullyConnectedNet initial losses
   2.3004790897684924 / 7.052114776533016); 2019: ``pub.SOURCE_LAYERS`` (0809zheng/CS231n-assignment2019);
   2020: 1219521375/CS231n2020:assignment2/FullyConnectedNets.ipynb@cbafdce997873d72f14ec75204439e50a190cd82;
-  2022 (the 2021-2024 form, FullyConnectedNet only): ``pub.SOURCE_FCN`` (AnirudhM1/CS231n-2022-Solutions).
+  2022 (the 2021+ form, FullyConnectedNet only): ``pub.SOURCE_FCN`` (AnirudhM1/CS231n-2022-Solutions).
 * BatchNormalization 2022: ``pub.SOURCE_BATCHNORM`` / ``pub.SOURCE_FCN_BATCHNORM``; 2018:
   assignment2/BatchNormalization.ipynb, the same ``normalization='batchnorm'`` cell printing the same
   initial losses 2.2611955101340957 / 6.996533220108303.
@@ -26,6 +26,9 @@ The three 2018 notebooks are read in Aneureka/cs231n-assignments-2018 at commit
   2022 notebook
   (``pub.SOURCE_FCN_DROPOUT``, ``dropout_keep_ratio=``): 2.3004790897684924, 2.302371489704412,
   2.3042759220785896.
+
+No 2023 or 2024 copy of these notebooks was found in the public index searched, so "2018-2024" is
+not claimed here: the cells are those of 2018-2022.
 
 Cells that train on the full CIFAR-10 (the Solver runs, the overfitting cells, the plots) are not here:
 their outputs depend on the data and the machine (``pub.BN_DEEP_EXPERIMENT`` shows two repositories
@@ -101,9 +104,9 @@ STAR_NAMES = {
     "FullyConnectedNets 2018-2020": ["affine_forward", "affine_backward", "relu_forward", "relu_backward",
                                      "affine_relu_forward", "affine_relu_backward", "svm_loss", "softmax_loss",
                                      "TwoLayerNet", "FullyConnectedNet"],
-    "BatchNormalization 2018-2024": ["batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
+    "BatchNormalization 2018-2022": ["batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
                                      "layernorm_forward", "layernorm_backward", "FullyConnectedNet"],
-    "Dropout 2018-2024": ["dropout_forward", "dropout_backward", "FullyConnectedNet"],
+    "Dropout 2018-2022": ["dropout_forward", "dropout_backward", "FullyConnectedNet"],
 }
 
 
@@ -215,7 +218,7 @@ def test_fcn_two_layer_net_cell(nb):
 
 
 def test_fcn_fully_connected_net_initial_loss_and_gradient_check_cell(nb):
-    # pub.SOURCE_FCN (2021-2024 form; the 2018-2020 cell is the same). "Initial loss: 2.300479089768492 /
+    # pub.SOURCE_FCN (2021+ form; the 2018-2020 cell is the same). "Initial loss: 2.300479089768492 /
     # 7.052114776533016"; errors ~1e-7, "fine ... W2 on the order of e-5 for the check when reg = 0.0".
     X, y = _seed_231_data()
     for reg in (0, 3.14):
@@ -364,7 +367,7 @@ def test_dropout_backward_cell(nb):
     assert nb.rel_error(dx, dx_num) < ORDER * pub.DROPOUT_BACKWARD["stated_bound"]
 
 
-@pytest.mark.parametrize("keyword", ["dropout_keep_ratio",  # 2021-2024
+@pytest.mark.parametrize("keyword", ["dropout_keep_ratio",  # 2021+ (read in 2022)
                                      "dropout"])  # 2018-2020, keep probability as well
 def test_dropout_fully_connected_net_gradient_check_cell(nb, keyword):
     """``FullyConnectedNet(..., <keyword>=keep, seed=123)`` for keep in [1, 0.75, 0.5]: the cell that reported
