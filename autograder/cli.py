@@ -19,6 +19,8 @@ import textwrap
 import traceback
 from pathlib import Path
 
+from course_lib import check as student_check
+
 __all__ = ["main", "build_parser", "default_course_dir", "UsageError"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -78,16 +80,6 @@ Re-running the same command only grades submissions that changed (or failed on t
 grader's side); --force grades everything again.
 """
 
-_CHECK_EPILOG = """\
-examples:
-  python -m autograder check fc_nets.ipynb
-  python -m autograder check            (the only notebook in the current folder)
-
-In a notebook cell:  from course_lib.check import check; check()
-Save the notebook first: the saved file is what gets checked. Only the visible tests in
-your notebook run here; the grader also runs hidden tests.
-"""
-
 _RELEASE_EPILOG = """\
 examples:
   python -m autograder release            every assignment
@@ -135,14 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--force", action="store_true", help="grade every submission again, even unchanged ones")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    # The same command as the students' `python -m course_lib.check`.
     c = sub.add_parser(
-        "check", help="run the visible tests of your notebook and show which pass", epilog=_CHECK_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Run your saved notebook top to bottom in a fresh kernel and print which test cells pass.")
-    c.add_argument("notebook", metavar="NOTEBOOK", nargs="?", type=Path,
-                   help="the notebook (default: the only .ipynb in the current folder)")
-    c.add_argument("--timeout", type=_positive(float), default=600.0, metavar="SECONDS",
-                   help="time limit of one cell (default: %(default)s)")
+        "check", help="run the visible tests of your notebook and show which pass",
+        epilog=student_check.epilog("python -m autograder check"),
+        formatter_class=argparse.RawDescriptionHelpFormatter, description=student_check.DESCRIPTION)
+    student_check.add_arguments(c)
 
     r = sub.add_parser(
         "release", help="generate release/<assignment>/ from source/ (nbgrader)", epilog=_RELEASE_EPILOG,
@@ -180,9 +170,7 @@ def _cmd_grade(args) -> int:
 
 
 def _cmd_check(args) -> int:
-    from course_lib.check import check
-
-    results = check(args.notebook, timeout=args.timeout)
+    results = student_check.check(args.notebook, timeout=args.timeout)
     return EXIT_OK if all(r.passed for r in results) else EXIT_FAIL
 
 

@@ -66,7 +66,7 @@ class NumpyTrainer:
         self.y = y
         self.model = FullyConnectedNet(hidden_dims, input_dim=int(np.prod(INPUT_SHAPE)), num_classes=NUM_CLASSES,
                                        normalization="batchnorm", weight_scale=weight_scale, dtype=dtype,
-                                       seed=seed)
+                                       rng=seed)
         self.configs = {name: {"learning_rate": learning_rate} for name in self.model.params}
 
     def train(self, batches):

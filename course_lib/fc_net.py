@@ -25,12 +25,44 @@ from course_lib.layer_utils import (
 from course_lib.layers import (
     affine_backward,
     affine_forward,
+    batchnorm_backward,
+    batchnorm_backward_alt,
+    batchnorm_forward,
     dropout_backward,
     dropout_forward,
+    layernorm_backward,
+    layernorm_forward,
+    relu_backward,
+    relu_forward,
     softmax_loss,
+    svm_loss,
 )
 
-__all__ = ["FullyConnectedNet", "WEIGHT_SCALES", "init_std"]
+# cs231n's fc_net star-imports its layers and layer utilities, so the notebooks' ``from ...fc_net import *``
+# brings in the layer functions too: the same names are public here.
+__all__ = [
+    "FullyConnectedNet",
+    "TwoLayerNet",
+    "WEIGHT_SCALES",
+    "init_std",
+    "affine_forward",
+    "affine_backward",
+    "relu_forward",
+    "relu_backward",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "batchnorm_backward_alt",
+    "layernorm_forward",
+    "layernorm_backward",
+    "dropout_forward",
+    "dropout_backward",
+    "svm_loss",
+    "softmax_loss",
+    "affine_relu_forward",
+    "affine_relu_backward",
+    "affine_norm_relu_forward",
+    "affine_norm_relu_backward",
+]
 
 #: Named initialization scales: the standard deviation for a layer with ``fan_in`` inputs.
 WEIGHT_SCALES = {
@@ -77,13 +109,17 @@ class FullyConnectedNet:
         Standard deviation of the initial weights, or a named scheme scaled by each layer's fan-in.
     dtype : numpy dtype
         np.float32 for speed, np.float64 for gradient checks.
-    seed : int or np.random.Generator, optional
-        With None, weights are ``weight_scale * randn`` from numpy's global generator, layer by layer in
-        order (as cs231n does, so its published seeded losses reproduce). Otherwise weights and dropout
-        masks come from a private generator made from the seed.
+    seed : int or None
+        Dropout mask seed, as in cs231n: every forward pass draws the same masks (for gradient checks).
+        The masks are those of cs231n's ``np.random.seed(seed)``, drawn without touching numpy's global
+        generator. Without dropout it has no effect.
+    rng : int or np.random.Generator, optional
+        Whole-net reproducibility: weights, and dropout masks unless ``seed`` fixes them, come from a
+        private generator made from it (a fresh mask on every forward pass). With None, weights are
+        ``weight_scale * randn`` from numpy's global generator, layer by layer in order (as cs231n
+        does, so its published seeded losses reproduce).
     dropout_seed : int, optional
-        Fixed dropout mask seed: every forward pass uses the same masks (cs231n's ``seed`` argument,
-        used for gradient checks). Overrides ``seed`` for the masks only.
+        Same as ``seed`` (the name the course notebooks use); give one of the two.
     norm_position : {'before', 'after'}
         Normalization before the ReLU (as in [BN]) or after it.
     use_batchnorm : bool, optional
@@ -101,7 +137,7 @@ class FullyConnectedNet:
 
     def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, dropout_keep_ratio=1,
                  normalization=None, reg=0.0, weight_scale=1e-2, dtype=np.float32, seed=None,
-                 dropout_seed=None, norm_position="before", use_batchnorm=None, dropout=None):
+                 dropout_seed=None, norm_position="before", use_batchnorm=None, dropout=None, rng=None):
         if use_batchnorm is not None:
             if normalization not in (None, "batchnorm") and use_batchnorm:
                 raise OptionError("FullyConnectedNet: use_batchnorm=True conflicts with "
@@ -109,6 +145,13 @@ class FullyConnectedNet:
             normalization = "batchnorm" if use_batchnorm else normalization
         if dropout is not None:
             dropout_keep_ratio = dropout
+        if seed is not None and dropout_seed is not None and seed != dropout_seed:
+            raise OptionError(f"FullyConnectedNet: seed={seed!r} and dropout_seed={dropout_seed!r} both set the "
+                              "dropout mask seed; pass only one (rng= makes the whole net reproducible).")
+        mask_seed = dropout_seed if seed is None else seed
+        if mask_seed is not None and (isinstance(mask_seed, bool) or not isinstance(mask_seed, (int, np.integer))):
+            raise ValueError(f"FullyConnectedNet: the dropout mask seed must be an integer, got {mask_seed!r}; "
+                             "to draw everything from a np.random.Generator pass it as rng=.")
         check_choice("FullyConnectedNet", "normalization", normalization, (None, *NORMALIZATIONS))
         check_choice("FullyConnectedNet", "norm_position", norm_position, NORM_POSITIONS)
         if not 0.0 < dropout_keep_ratio <= 1.0:
@@ -127,7 +170,7 @@ class FullyConnectedNet:
         self.dtype = np.dtype(dtype)
         self.params = {}
 
-        rng = None if seed is None else np.random.default_rng(seed)
+        rng = None if rng is None else np.random.default_rng(rng)
         dims = [int(input_dim)] + [int(h) for h in hidden_dims] + [int(num_classes)]
         for i, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:]), start=1):
             std = init_std(weight_scale, fan_in)
@@ -143,8 +186,8 @@ class FullyConnectedNet:
         self.dropout_param = {}
         if self.use_dropout:
             self.dropout_param = {"mode": "train", "p": dropout_keep_ratio}
-            if dropout_seed is not None:
-                self.dropout_param["seed"] = dropout_seed
+            if mask_seed is not None:
+                self.dropout_param["seed"] = int(mask_seed)
             elif rng is not None:
                 self.dropout_param["rng"] = rng
         self.bn_params = []
@@ -213,3 +256,36 @@ class FullyConnectedNet:
                 loss += 0.5 * self.reg * float(np.sum(w * w))
                 grads[f"W{i}"] += self.reg * w
         return loss, grads
+
+
+class TwoLayerNet(FullyConnectedNet):
+    """cs231n's two-layer net: affine - relu - affine - softmax, a :class:`FullyConnectedNet` with one hidden layer.
+
+    Parameters
+    ----------
+    input_dim : int
+        Number of input features D.
+    hidden_dim : int
+        Size H of the hidden layer.
+    num_classes : int
+        Number of classes C.
+    weight_scale : float or {'he', 'xavier'}
+        Standard deviation of the initial weights (biases start at zero).
+    reg : float
+        L2 strength; the loss adds ``0.5 * reg * sum(W**2)`` over W1 and W2.
+    dtype : numpy dtype
+        float64 by default, as cs231n's two-layer net.
+    rng : int or np.random.Generator, optional
+        As in :class:`FullyConnectedNet`; with None the weights are ``weight_scale * randn`` from numpy's
+        global generator, W1 then W2.
+
+    Attributes
+    ----------
+    params : dict of str -> ndarray
+        ``W1`` (D, H), ``b1`` (H,), ``W2`` (H, C), ``b2`` (C,).
+    """
+
+    def __init__(self, input_dim=3 * 32 * 32, hidden_dim=100, num_classes=10, weight_scale=1e-3, reg=0.0,
+                 dtype=np.float64, rng=None):
+        super().__init__([hidden_dim], input_dim=input_dim, num_classes=num_classes, reg=reg,
+                         weight_scale=weight_scale, dtype=dtype, rng=rng)

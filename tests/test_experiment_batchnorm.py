@@ -20,7 +20,7 @@ SEEDS = (0, 1, 2)
 
 
 def _final_train_accuracy(data, normalization, seed):
-    model = FullyConnectedNet([100] * 5, weight_scale=2e-2, normalization=normalization, seed=seed)
+    model = FullyConnectedNet([100] * 5, weight_scale=2e-2, normalization=normalization, rng=seed)
     solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-3},
                     batch_size=50, num_epochs=10, verbose=False, seed=seed)
     solver.train()

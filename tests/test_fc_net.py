@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.errors import OptionError
-from course_lib.fc_net import WEIGHT_SCALES, FullyConnectedNet, init_std
+from course_lib.fc_net import WEIGHT_SCALES, FullyConnectedNet, TwoLayerNet, init_std
 from course_lib.gradient_check import eval_numerical_gradient, rel_error
 from tests import published as pub
 
@@ -60,7 +60,7 @@ def _published_dropout_loop():
             np.random.seed(123)
             np.random.rand(N, H2)
         models[keep] = FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, weight_scale=5e-2,
-                                         dtype=np.float64, dropout_keep_ratio=keep, dropout_seed=123)
+                                         dtype=np.float64, dropout_keep_ratio=keep, seed=123)
     return x, y, models
 
 
@@ -76,8 +76,8 @@ def _errors(pairs, names):
     return {name: rel_error(*pairs[name]) for name in names}
 
 
-def _small_net(seed=0, **kwargs):
-    kwargs = {"input_dim": 5, "num_classes": 4, "weight_scale": 0.5, "dtype": np.float64, "seed": seed, **kwargs}
+def _small_net(rng=0, **kwargs):
+    kwargs = {"input_dim": 5, "num_classes": 4, "weight_scale": 0.5, "dtype": np.float64, "rng": rng, **kwargs}
     return FullyConnectedNet([6, 7], **kwargs)
 
 
@@ -129,7 +129,7 @@ def _randomize_gamma_beta(model, seed):
     (_published_reg_loop, 3.14, pub.FCN_INITIAL_LOSS),
     (lambda: _published_reg_loop(normalization="batchnorm"), 0, pub.FCN_BATCHNORM_INITIAL_LOSS),  # SOURCE_FCN_BATCHNORM
     (lambda: _published_reg_loop(normalization="batchnorm"), 3.14, pub.FCN_BATCHNORM_INITIAL_LOSS),
-    # pub.SOURCE_FCN_DROPOUT; cs231n's seed=123 argument fixed the dropout masks: our dropout_seed.
+    # pub.SOURCE_FCN_DROPOUT; cs231n's seed=123 argument fixed the dropout masks, as seed= does here.
     (_published_dropout_loop, 1, pub.FCN_DROPOUT_INITIAL_LOSS),
     (_published_dropout_loop, 0.75, pub.FCN_DROPOUT_INITIAL_LOSS),
     (_published_dropout_loop, 0.5, pub.FCN_DROPOUT_INITIAL_LOSS),
@@ -193,7 +193,7 @@ def test_dropout_net_gradients_match_numerical_gradients_within_published_bound(
 def test_layernorm_net_gradients_match_numerical_gradients(reg):
     # Not published (pub.FCN_LAYERNORM_INITIAL_LOSS is None); the nets' bound "around e-6 or less".
     x, y = _small_data(1, n=3)
-    model = _small_net(seed=1, normalization="layernorm", reg=reg)
+    model = _small_net(rng=1, normalization="layernorm", reg=reg)
     _randomize_gamma_beta(model, 1)
     pairs = _numerical_grads(model, x, y)
     errors = _errors(pairs, pairs)
@@ -208,7 +208,7 @@ def test_layernorm_net_gradients_match_numerical_gradients(reg):
 @pytest.mark.parametrize("reg", [0, 3.14])
 def test_loss_and_gradients_match_torch_autograd(normalization, position, reg):
     x, y = _small_data(2)
-    model = _small_net(seed=2, normalization=normalization, norm_position=position, reg=reg)
+    model = _small_net(rng=2, normalization=normalization, norm_position=position, reg=reg)
     _randomize_gamma_beta(model, 2)
     loss, grads = model.loss(x, y)
     t_loss, t_grads = _torch_loss_and_grads(model.params, x, y, reg, normalization, position, 3)
@@ -221,7 +221,7 @@ def test_loss_and_gradients_match_torch_autograd(normalization, position, reg):
 @pytest.mark.parametrize("position", ["before", "after"])
 def test_batchnorm_test_mode_scores_match_torch_eval_with_the_running_statistics(position):
     x, y = _small_data(3)
-    model = _small_net(seed=3, normalization="batchnorm", norm_position=position)
+    model = _small_net(rng=3, normalization="batchnorm", norm_position=position)
     _randomize_gamma_beta(model, 3)
     model.loss(x, y)  # one training pass fills the running statistics
     scores = model.loss(x[:3])
@@ -262,7 +262,7 @@ def test_grads_have_the_keys_and_shapes_of_params():
 def test_inputs_with_several_feature_axes_are_flattened():
     rng = np.random.default_rng(4)
     x, y = rng.standard_normal((4, 3, 2, 2)), rng.integers(4, size=4)
-    model = FullyConnectedNet([6], input_dim=12, num_classes=4, dtype=np.float64, seed=4)
+    model = FullyConnectedNet([6], input_dim=12, num_classes=4, dtype=np.float64, rng=4)
     loss, _ = model.loss(x, y)
     flat_loss, _ = model.loss(x.reshape(4, 12), y)
     assert loss == flat_loss
@@ -271,7 +271,7 @@ def test_inputs_with_several_feature_axes_are_flattened():
 @pytest.mark.parametrize("normalization", [None, "batchnorm", "layernorm"])
 def test_float32_net_keeps_float32_params_scores_and_grads(normalization):
     x, y = _small_data(5)
-    model = _small_net(seed=5, dtype=np.float32, normalization=normalization, dropout_keep_ratio=0.5)
+    model = _small_net(rng=5, dtype=np.float32, normalization=normalization, dropout_keep_ratio=0.5)
     loss, grads = model.loss(x, y)
     scores = model.loss(x)
     assert all(p.dtype == np.float32 for p in model.params.values())
@@ -281,7 +281,7 @@ def test_float32_net_keeps_float32_params_scores_and_grads(normalization):
 
 def test_loss_without_labels_returns_scores_and_sets_test_mode():
     x, y = _small_data(6)
-    model = _small_net(seed=6, normalization="batchnorm", dropout_keep_ratio=0.5)
+    model = _small_net(rng=6, normalization="batchnorm", dropout_keep_ratio=0.5)
     model.loss(x, y)
     assert [p["mode"] for p in model.bn_params] == ["train", "train"] and model.dropout_param["mode"] == "train"
     scores = model.loss(x)
@@ -292,7 +292,7 @@ def test_loss_without_labels_returns_scores_and_sets_test_mode():
 
 def test_training_pass_writes_running_statistics_into_bn_params():
     x, y = _small_data(7)
-    model = _small_net(seed=7, normalization="batchnorm")
+    model = _small_net(rng=7, normalization="batchnorm")
     model.loss(x, y)
     a1 = x @ model.params["W1"] + model.params["b1"]  # input of the first batchnorm
     np.testing.assert_allclose(model.bn_params[0]["running_mean"], 0.1 * a1.mean(axis=0), rtol=1e-12)
@@ -301,7 +301,7 @@ def test_training_pass_writes_running_statistics_into_bn_params():
 
 def test_test_mode_pass_leaves_running_statistics_unchanged():
     x, y = _small_data(8)
-    model = _small_net(seed=8, normalization="batchnorm")
+    model = _small_net(rng=8, normalization="batchnorm")
     model.loss(x, y)
     before = [(p["running_mean"].copy(), p["running_var"].copy()) for p in model.bn_params]
     model.loss(x)
@@ -312,7 +312,7 @@ def test_test_mode_pass_leaves_running_statistics_unchanged():
 
 def test_l2_term_is_half_reg_times_squared_weights_and_leaves_other_gradients_alone():
     x, y = _small_data(9)
-    plain, regularized = (_small_net(seed=9, normalization="batchnorm", reg=r) for r in (0.0, 0.7))
+    plain, regularized = (_small_net(rng=9, normalization="batchnorm", reg=r) for r in (0.0, 0.7))
     rng = np.random.default_rng(9)
     for k in ("b1", "b2", "b3", "gamma1", "gamma2", "beta1", "beta2"):  # non-zero, so a penalty on them would show
         plain.params[k] = regularized.params[k] = rng.uniform(0.5, 1.5, plain.params[k].shape)
@@ -328,18 +328,18 @@ def test_l2_term_is_half_reg_times_squared_weights_and_leaves_other_gradients_al
 
 # --- initialization and randomness ---------------------------------------------------------------
 
-def test_same_seed_gives_the_same_params():
-    a, b = _small_net(seed=10, normalization="batchnorm"), _small_net(seed=10, normalization="batchnorm")
+def test_same_rng_seed_gives_the_same_params():
+    a, b = _small_net(rng=10, normalization="batchnorm"), _small_net(rng=10, normalization="batchnorm")
     assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
 
 
-def test_different_seeds_give_different_weights():
-    a, b = _small_net(seed=11), _small_net(seed=12)
+def test_different_rng_seeds_give_different_weights():
+    a, b = _small_net(rng=11), _small_net(rng=12)
     assert not any(np.array_equal(a.params[k], b.params[k]) for k in ("W1", "W2", "W3"))
 
 
-def test_a_generator_seed_gives_the_weights_of_its_integer_seed():
-    a, b = _small_net(seed=13), _small_net(seed=np.random.default_rng(13))
+def test_a_generator_rng_gives_the_weights_of_its_integer_seed():
+    a, b = _small_net(rng=13), _small_net(rng=np.random.default_rng(13))
     assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
 
 
@@ -348,16 +348,16 @@ def _global_state_unchanged(before):
     return all(np.array_equal(p, q) for p, q in zip(before[1:], after[1:]))
 
 
-def test_seeded_net_does_not_touch_the_global_generator_when_built_or_trained():
+def test_net_with_rng_does_not_touch_the_global_generator_when_built_or_trained():
     x, y = _small_data(14)
     np.random.seed(2024)  # a state that seeding the global generator with the net's seed cannot reproduce
     before = np.random.get_state()
-    model = _small_net(seed=14, dropout_keep_ratio=0.5, normalization="batchnorm")
+    model = _small_net(rng=14, dropout_keep_ratio=0.5, normalization="batchnorm")
     model.loss(x, y)
     assert _global_state_unchanged(before)
 
 
-def test_unseeded_net_draws_weight_scale_times_randn_layer_by_layer_like_cs231n():
+def test_net_without_rng_draws_weight_scale_times_randn_layer_by_layer_like_cs231n():
     # Gammas, betas and biases are constants and draw nothing (tests.published conventions).
     np.random.seed(15)
     model = FullyConnectedNet([6, 7], input_dim=5, num_classes=4, weight_scale=0.3, dtype=np.float64,
@@ -369,7 +369,7 @@ def test_unseeded_net_draws_weight_scale_times_randn_layer_by_layer_like_cs231n(
 
 @pytest.mark.parametrize("scheme, gain", [("he", 2.0), ("xavier", 1.0)])
 def test_named_weight_scale_gives_std_sqrt_gain_over_fan_in(scheme, gain):
-    model = FullyConnectedNet([300, 200], input_dim=1000, num_classes=50, weight_scale=scheme, seed=16)
+    model = FullyConnectedNet([300, 200], input_dim=1000, num_classes=50, weight_scale=scheme, rng=16)
     for i, fan_in in enumerate([1000, 300, 200], start=1):
         w = model.params[f"W{i}"].astype(np.float64)
         expected = np.sqrt(gain / fan_in)
@@ -393,7 +393,7 @@ def test_unknown_weight_scale_name_is_rejected_naming_it_and_the_known_ones():
 
 def test_use_batchnorm_true_is_normalization_batchnorm():
     x, y = _small_data(17)
-    old, new = _small_net(seed=17, use_batchnorm=True), _small_net(seed=17, normalization="batchnorm")
+    old, new = _small_net(rng=17, use_batchnorm=True), _small_net(rng=17, normalization="batchnorm")
     assert old.normalization == "batchnorm" and old.params.keys() == new.params.keys()
     loss_old, grads_old = old.loss(x, y)
     loss_new, grads_new = new.loss(x, y)
@@ -408,7 +408,7 @@ def test_use_batchnorm_true_conflicts_with_layernorm():
 
 def test_dropout_argument_is_the_keep_probability_like_dropout_keep_ratio():
     x, y = _small_data(18)
-    old, new = _small_net(seed=18, dropout=0.6, dropout_seed=1), _small_net(seed=18, dropout_keep_ratio=0.6,
+    old, new = _small_net(rng=18, dropout=0.6, dropout_seed=1), _small_net(rng=18, dropout_keep_ratio=0.6,
                                                                             dropout_seed=1)
     assert old.dropout_param["p"] == 0.6 and old.loss(x, y)[0] == new.loss(x, y)[0]
 
@@ -443,16 +443,66 @@ def test_keep_ratio_1_means_no_dropout_layer():
     assert model.use_dropout is False and model.dropout_param == {}
 
 
-def test_dropout_seed_fixes_the_masks_across_calls():
+@pytest.mark.parametrize("rng", [None, 19])
+def test_seed_fixes_the_masks_across_calls_like_cs231n(rng):
+    # cs231n: seed goes into dropout_param and dropout_forward reseeds with it on every call.
     x, y = _small_data(19)
-    model = _small_net(seed=19, dropout_keep_ratio=0.5, dropout_seed=7)
+    model = _small_net(rng=rng, dropout_keep_ratio=0.5, seed=7)
+    assert model.dropout_param["seed"] == 7
     assert model.loss(x, y)[0] == model.loss(x, y)[0]
 
 
-def test_seeded_dropout_draws_new_masks_per_call_reproducibly():
+def test_seed_does_not_change_the_weights_only_the_masks():
+    np.random.seed(21)
+    plain = FullyConnectedNet([6], input_dim=5, num_classes=4, dtype=np.float64)
+    np.random.seed(21)
+    seeded = FullyConnectedNet([6], input_dim=5, num_classes=4, dtype=np.float64, dropout_keep_ratio=0.5, seed=3)
+    assert all(np.array_equal(plain.params[k], seeded.params[k]) for k in plain.params)
+
+
+def test_dropout_seed_is_the_same_as_seed():
+    x, y = _small_data(22)
+    a, b = _small_net(rng=22, dropout_keep_ratio=0.5, seed=5), _small_net(rng=22, dropout_keep_ratio=0.5, dropout_seed=5)
+    assert a.dropout_param == b.dropout_param and a.loss(x, y)[0] == b.loss(x, y)[0]
+
+
+def test_seed_and_dropout_seed_that_disagree_are_rejected():
+    with pytest.raises(OptionError, match=r"seed=1 and dropout_seed=2 both set the dropout mask seed"):
+        _small_net(dropout_keep_ratio=0.5, seed=1, dropout_seed=2)
+
+
+def test_a_generator_as_seed_is_rejected_pointing_to_rng():
+    with pytest.raises(ValueError, match=r"dropout mask seed must be an integer.*pass it as rng="):
+        _small_net(dropout_keep_ratio=0.5, seed=np.random.default_rng(0))
+
+
+def test_rng_dropout_draws_new_masks_per_call_reproducibly():
     x, y = _small_data(20)
-    a, b = (_small_net(seed=20, dropout_keep_ratio=0.5) for _ in range(2))
+    a, b = (_small_net(rng=20, dropout_keep_ratio=0.5) for _ in range(2))
     losses_a = [a.loss(x, y)[0] for _ in range(3)]
     losses_b = [b.loss(x, y)[0] for _ in range(3)]
     assert losses_a == losses_b
     assert len(set(losses_a)) == 3
+
+
+# --- TwoLayerNet (cs231n 2017-2020; published values in tests/test_cs231n_cells.py) -------------------
+
+def test_two_layer_net_has_cs231n_defaults_params_and_draws():
+    np.random.seed(23)
+    model = TwoLayerNet()
+    np.random.seed(23)
+    w1, w2 = 1e-3 * np.random.randn(3 * 32 * 32, 100), 1e-3 * np.random.randn(100, 10)
+    assert sorted(model.params) == ["W1", "W2", "b1", "b2"] and model.reg == 0.0
+    np.testing.assert_array_equal(model.params["W1"], w1)
+    np.testing.assert_array_equal(model.params["W2"], w2)
+    assert model.params["W1"].dtype == np.float64 and not model.params["b1"].any() and not model.params["b2"].any()
+
+
+def test_two_layer_net_is_the_one_hidden_layer_fully_connected_net():
+    x, y = _small_data(24)
+    two = TwoLayerNet(input_dim=5, hidden_dim=6, num_classes=4, weight_scale=0.5, reg=0.3, rng=24)
+    fc = FullyConnectedNet([6], input_dim=5, num_classes=4, weight_scale=0.5, reg=0.3, dtype=np.float64, rng=24)
+    loss_two, grads_two = two.loss(x, y)
+    loss_fc, grads_fc = fc.loss(x, y)
+    assert loss_two == loss_fc and all(np.array_equal(grads_two[k], grads_fc[k]) for k in grads_fc)
+    np.testing.assert_array_equal(two.loss(x), fc.loss(x))

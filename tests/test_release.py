@@ -223,8 +223,16 @@ def test_released_notebook_has_every_stub(name):
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
     assert (path / "requirements.txt").read_text().split() == [
-        "numpy>=1.24", "matplotlib>=3.6", "tqdm>=4.60", "nbformat>=5.9", "nbclient>=0.8", "ipykernel>=6.25"]
-    assert assignment.notebook in (path / "README.md").read_text()
+        "numpy>=1.24", "matplotlib>=3.6", "tqdm>=4.60", "jupyterlab>=4.2", "nbformat>=5.9", "nbclient>=0.8",
+        "ipykernel>=6.25"]
+    readme = (path / "README.md").read_text()
+    # What a student needs, in order: a venv, the install, opening the notebook, the checks
+    # (tests/test_release_student_env.py runs these commands).
+    steps = ["python3 -m venv .venv", "python -m pip install -r requirements.txt",
+             f"jupyter lab {assignment.notebook}.ipynb", "from course_lib.check import check; check()",
+             f"python -m course_lib.check {assignment.notebook}.ipynb"]
+    positions = [readme.find(step) for step in steps]
+    assert -1 not in positions and positions == sorted(positions), dict(zip(steps, positions))
 
 
 @pytest.mark.parametrize("name", assignment_names())

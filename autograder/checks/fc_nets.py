@@ -302,7 +302,7 @@ def check_fully_connected_net(FullyConnectedNet: Callable, *, affine_forward: Ca
             model.params = {k: v.copy() for k, v in params.items()}
         except AttributeError as exc:
             raise AssertionError(f"{where}: cannot set params; keep the parameters in self.params.") from exc
-        ref = ref_fc.FullyConnectedNet(hidden, input_dim=d, num_classes=c, reg=reg, dtype=np.float64, seed=0)
+        ref = ref_fc.FullyConnectedNet(hidden, input_dim=d, num_classes=c, reg=reg, dtype=np.float64, rng=0)
         ref.params = {k: v.copy() for k, v in params.items()}
         for y_arg in (None, y):
             what = f"{where}.loss(X)" if y_arg is None else f"{where}.loss(X, y)"
@@ -368,7 +368,7 @@ def check_overfit_settings(overfit_settings: Callable) -> None:
             if reached >= 2 or reached + (_OVERFIT_RUNS - run) < 2:
                 break  # decided
             model = ref_fc.FullyConnectedNet(hidden, weight_scale=values["weight_scale"], dtype=np.float32,
-                                             seed=run)
+                                             rng=run)
             solver = ref_solver.Solver(model, data, update_rule=ref_optim.sgd,
                                        optim_config={"learning_rate": values["learning_rate"]},
                                        num_epochs=20, batch_size=25, verbose=False, seed=run)

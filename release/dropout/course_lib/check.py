@@ -4,7 +4,9 @@ In a notebook cell::
 
     from course_lib.check import check; check()
 
-or from a terminal: ``python -m autograder check fc_nets.ipynb``.
+or from a terminal, in the assignment folder: ``python -m course_lib.check [NOTEBOOK]`` (instructors:
+``python -m autograder check``, the same command). The command exits with 0 when every test cell passes,
+1 when one fails, 2 when the notebook cannot be found or read.
 
 It runs your **saved** notebook from top to bottom in a fresh kernel (save first!) and
 prints a table of the test cells (the cells with ``assert`` checks) and whether each one
@@ -17,13 +19,15 @@ standard library, ``nbformat`` and ``nbclient`` (which Jupyter installs).
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CheckError", "CheckResult", "check", "find_notebook", "find_notebook_in", "find_test_cells", "format_table"]
+__all__ = ["CheckError", "CheckResult", "check", "find_notebook", "find_notebook_in", "find_test_cells", "format_table",
+           "add_arguments", "epilog", "main", "DESCRIPTION"]
 
 #: Set in the kernel that :func:`check` starts (and by the grader): a nested ``check()`` call
 #: (the notebook's own check cell) returns at once instead of starting another kernel.
@@ -137,12 +141,12 @@ def format_table(results: list[CheckResult], notebook: Path) -> str:
     lines = [f"Visible tests of {notebook.name} (saved version):", "",
              f"  {'test'.ljust(width)}  points  result"]
     for r in results:
-        first = r.message.strip().splitlines()[0] if r.message.strip() else ""
-        if len(first) > 100:
-            first = first[:97] + "..."
         status = "PASS" if r.passed else "FAIL"
-        detail = "" if r.passed else f"  {first}"
+        message = [] if r.passed else r.message.strip().splitlines()
+        detail = f"  {message[0]}" if message else ""
         lines.append(f"  {r.grade_id.ljust(width)}  {r.points:6g}  {status}{detail}")
+        # The whole message, never cut: its hint is what tells the student what to fix.
+        lines += [f"      {line}" for line in message[1:]]
     n_pass = sum(r.passed for r in results)
     pts = sum(r.points for r in results if r.passed)
     total = sum(r.points for r in results)
@@ -227,3 +231,70 @@ def check(path: str | os.PathLike | None = None, *, timeout: float = 600.0, show
         print(format_table(results, nb_path))
         print(f"({time.monotonic() - t0:.0f} s)")
     return results
+
+
+#: What the command does, for ``--help`` here and in ``python -m autograder check``.
+DESCRIPTION = "Run your saved notebook top to bottom in a fresh kernel and print which test cells pass."
+
+
+def epilog(prog: str) -> str:
+    """The examples shown by ``--help`` of the command ``prog``."""
+    return f"""\
+examples:
+  {prog} fc_nets.ipynb
+  {prog}            (the only notebook in the current folder)
+
+In a notebook cell:  from course_lib.check import check; check()
+Save the notebook first: the saved file is what gets checked. Only the visible tests in
+your notebook run here; the grader also runs hidden tests.
+Exit code: 0 every test cell passes, 1 some fail, 2 the notebook cannot be found or read.
+"""
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the check command's arguments (``NOTEBOOK``, ``--timeout``) to ``parser``."""
+    parser.add_argument("notebook", metavar="NOTEBOOK", nargs="?", type=Path,
+                        help="the notebook (default: the only .ipynb in the current folder)")
+    parser.add_argument("--timeout", type=_positive_seconds, default=600.0, metavar="SECONDS",
+                        help="time limit of one cell (default: %(default)s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m course_lib.check [NOTEBOOK] [--timeout SECONDS]``; returns the exit code.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default: the command line).
+
+    Returns
+    -------
+    int
+        0 when every test cell passes (or the notebook has none), 1 when one fails or could not run,
+        2 when the notebook cannot be found or read (one ``error:`` line on stderr, no traceback).
+    """
+    prog = "python -m course_lib.check"
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION, epilog=epilog(prog),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        results = check(args.notebook, timeout=args.timeout)
+    except CheckError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0 if all(r.passed for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
