@@ -121,6 +121,8 @@ to the course's manually graded Gradescope assignment.
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m autograder``."""
+    from autograder.gradescope import DEFAULT_SUBMISSION_TIMEOUT
+
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
         description="Grade notebook submissions safely, check your own notebook, or release assignments.",
@@ -185,6 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
     gs.add_argument("--out", type=Path, metavar="DIR_OR_ZIP", required=True,
                     help="a .zip file to write, or a new folder for the unpacked files")
     gs.add_argument("--course", type=Path, metavar="DIR", help="course folder (default: as for grade)")
+    gs.add_argument("--submission-timeout", type=_positive(float), default=DEFAULT_SUBMISSION_TIMEOUT,
+                    metavar="SECONDS",
+                    help="time limit of one submission in the container; keep it below the autograder timeout "
+                         "set on Gradescope (default: %(default)s, under Gradescope's default of 10 minutes)")
 
     p = sub.add_parser(
         "pdf", help="render a notebook (written answers, plots) to PDF for manual grading", epilog=_PDF_EPILOG,
@@ -252,7 +258,8 @@ def _cmd_release(args) -> int:
 def _cmd_gradescope(args) -> int:
     from autograder.gradescope import build_bundle
 
-    bundle = build_bundle(args.assignment, args.out, course_dir=_course(args))
+    bundle = build_bundle(args.assignment, args.out, course_dir=_course(args),
+                          submission_timeout=args.submission_timeout)
     print(f"{bundle.path} ({bundle.size_bytes / 1e6:.2f} MB, {len(bundle.files)} files, "
           f"{len(bundle.requirements)} pinned requirements for Python {sys.version_info.major}."
           f"{sys.version_info.minor})")

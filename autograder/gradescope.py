@@ -45,6 +45,7 @@ from pathlib import Path
 __all__ = [
     "ROOT_ENV_VAR",
     "DEFAULT_ROOT",
+    "DEFAULT_SUBMISSION_TIMEOUT",
     "EXCLUDED_DISTRIBUTIONS",
     "GradescopeError",
     "PdfError",
@@ -62,6 +63,9 @@ __all__ = [
 #: Environment variable that moves Gradescope's ``/autograder`` root (for tests outside a container).
 ROOT_ENV_VAR = "AUTOGRADER_ROOT"
 DEFAULT_ROOT = Path("/autograder")
+#: Seconds for one submission in the container (cells, tests, restarts): below Gradescope's default
+#: autograder timeout of 10 minutes, so that results.json is written before Gradescope stops the run.
+DEFAULT_SUBMISSION_TIMEOUT = 480.0
 #: The distribution of this project (installed from the bundle itself, never pinned from PyPI).
 _PROJECT = "deepnet-course"
 #: Never pinned into a bundle even when something here depends on them: the reference implementation
@@ -210,7 +214,8 @@ def _package_files(package: str) -> list[tuple[str, Path]]:
     return out
 
 
-def bundle_files(assignment: str, course_dir: Path) -> list[tuple[str, bytes, int]]:
+def bundle_files(assignment: str, course_dir: Path, *,
+                 submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT) -> list[tuple[str, bytes, int]]:
     """The files of the Gradescope bundle of ``assignment``: ``(path, content, mode)``.
 
     Parameters
@@ -219,6 +224,9 @@ def bundle_files(assignment: str, course_dir: Path) -> list[tuple[str, bytes, in
         Assignment name (``source/<assignment>/`` in ``course_dir``).
     course_dir : Path
         The nbgrader course folder, with the source notebook and the generated ``release/<assignment>/``.
+    submission_timeout : float
+        Seconds ``run_autograder`` gives one submission; keep it below the autograder timeout set on
+        Gradescope.
 
     Returns
     -------
@@ -244,7 +252,7 @@ def bundle_files(assignment: str, course_dir: Path) -> list[tuple[str, bytes, in
     pins = pinned_requirements()
     version = sys.version_info
     values = {"ASSIGNMENT": assignment, "PYTHON_VERSION": f"{version.major}.{version.minor}",
-              "PYTHON_TUPLE": f"{version.major}, {version.minor}"}
+              "PYTHON_TUPLE": f"{version.major}, {version.minor}", "SUBMISSION_TIMEOUT": f"{submission_timeout:g}"}
     files: list[tuple[str, bytes, int]] = [
         ("setup.sh", _fill("gradescope_setup.sh", values).encode(), _SCRIPT_MODE),
         ("run_autograder", _fill("gradescope_run_autograder", values).encode(), _SCRIPT_MODE),
@@ -263,7 +271,8 @@ def bundle_files(assignment: str, course_dir: Path) -> list[tuple[str, bytes, in
     return files
 
 
-def build_bundle(assignment: str, out: Path, *, course_dir: Path) -> Bundle:
+def build_bundle(assignment: str, out: Path, *, course_dir: Path,
+                 submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT) -> Bundle:
     """Write the Gradescope autograder bundle of ``assignment`` to ``out``.
 
     Parameters
@@ -275,6 +284,8 @@ def build_bundle(assignment: str, out: Path, *, course_dir: Path) -> Bundle:
         the bundle's files unpacked (for inspection; zip its contents to upload).
     course_dir : Path
         The nbgrader course folder.
+    submission_timeout : float
+        Seconds one submission may take in the container (see :func:`bundle_files`).
 
     Returns
     -------
@@ -288,7 +299,7 @@ def build_bundle(assignment: str, out: Path, *, course_dir: Path) -> Bundle:
     from autograder.results import atomic_write
 
     course_dir = Path(course_dir).resolve()
-    files = bundle_files(assignment, course_dir)
+    files = bundle_files(assignment, course_dir, submission_timeout=submission_timeout)
     out = Path(out)
     pins = next(tuple(content.decode().split()) for path, content, _ in files if path == "requirements.txt")
     if out.suffix.lower() == ".zip":
@@ -358,7 +369,8 @@ def _write_results(path: Path, doc: dict) -> None:
     atomic_write(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
 
-def run_autograder(assignment: str, *, root: Path | str | None = None, student: str = "student") -> dict:
+def run_autograder(assignment: str, *, root: Path | str | None = None, student: str = "student",
+                   submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT) -> dict:
     """Grade the submission in ``<root>/submission`` into ``<root>/results/results.json``.
 
     Parameters
@@ -370,6 +382,8 @@ def run_autograder(assignment: str, *, root: Path | str | None = None, student: 
         ``<root>/source/course``.
     student : str
         Student id recorded in ``extra_data`` (Gradescope knows who submitted).
+    submission_timeout : float
+        Seconds for the student's cells and the tests together.
 
     Returns
     -------
@@ -400,7 +414,8 @@ def run_autograder(assignment: str, *, root: Path | str | None = None, student: 
             student=student, assignment=assignment, origin=str(notebook or root / "submission"),
             submission=data, problems=problems, source_notebook=source, release_dir=str(info.release_dir),
             notebook_name=info.source_notebook.name,
-            fingerprint=job_fingerprint(data, source, grader_fingerprint()), options=GradingOptions(hide=hide))
+            fingerprint=job_fingerprint(data, source, grader_fingerprint()),
+            options=GradingOptions(submission_timeout=submission_timeout, hide=hide))
         doc = gradescope_results(grade_submission(job))
     except Exception as exc:  # the student still gets a results.json that says what happened
         doc = {"score": 0, "visibility": "visible", "stdout_visibility": "hidden",
@@ -536,6 +551,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--assignment", required=True, help="assignment name")
     parser.add_argument("--root", type=Path, default=None,
                         help=f"Gradescope's root folder (default: ${ROOT_ENV_VAR}, else {DEFAULT_ROOT})")
+    parser.add_argument("--submission-timeout", type=float, default=DEFAULT_SUBMISSION_TIMEOUT, metavar="SECONDS",
+                        help="time for one submission (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.command == "check":
         try:
@@ -545,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"Gradescope autograder for {args.assignment} installed in {_root(args.root)}.")
         return 0
-    doc = run_autograder(args.assignment, root=args.root)
+    doc = run_autograder(args.assignment, root=args.root, submission_timeout=args.submission_timeout)
     max_score = sum(t.get("max_score", 0) for t in doc.get("tests", [])
                     if t.get("extra_data", {}).get("kind") == "auto")
     print(f"{args.assignment}: score {doc['score']} / {max_score:g}; results in "

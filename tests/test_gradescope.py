@@ -209,10 +209,13 @@ def test_setup_installs_the_pinned_environment_and_the_bundles_own_grader(instal
     py = installed.root / "venv" / "bin" / "python"
     freeze = subprocess.run([str(py), "-m", "pip", "freeze", "--all", "--exclude-editable"], env=installed.env,
                             capture_output=True, text=True, check=True).stdout.split()
-    frozen = {line.split("==")[0].replace("_", "-").lower(): line.split("==")[1] for line in freeze if "==" in line}
-    for req in installed.requirements:
+
+    def norm(req: str) -> str:
         name, version = req.split("==")
-        assert frozen.get(name.replace("_", "-").lower()) == version, f"{req} not installed as pinned"
+        return f"{name.replace('_', '-').lower()}=={version}"
+
+    # Exactly the pins: a dependency the pins missed would have been installed unpinned and show up here.
+    assert {norm(r) for r in freeze if not r.startswith("pip==")} == {norm(r) for r in installed.requirements}
     where = subprocess.run([str(py), "-c", "import autograder, course_lib; print(autograder.__file__); "
                             "print(course_lib.__file__)"], env=installed.env, cwd="/", capture_output=True,
                            text=True, check=True).stdout.split()
