@@ -125,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
-        description="Grade notebook submissions safely, check your own notebook, or release assignments.",
+        description="Grade notebook submissions safely, check your own notebook, release assignments, build "
+                    "Gradescope autograder bundles, or render a notebook to PDF for manual grading.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Run 'python -m autograder COMMAND --help' for a command's options and examples.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")

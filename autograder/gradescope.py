@@ -389,7 +389,8 @@ def run_autograder(assignment: str, *, root: Path | str | None = None, student: 
     -------
     dict
         The results.json document written. It always exists afterwards: a missing or ambiguous
-        notebook, and a failure of the grader itself, give score 0 with the reason.
+        notebook, and a failure of the grader itself, give score 0 with the reason. The isolation
+        mode of the student kernel is printed (Gradescope shows the output to instructors only).
     """
     from autograder.batch import find_assignment
     from autograder.pipeline import GradingJob, GradingOptions, grade_submission, grader_fingerprint, job_fingerprint
@@ -416,7 +417,10 @@ def run_autograder(assignment: str, *, root: Path | str | None = None, student: 
             notebook_name=info.source_notebook.name,
             fingerprint=job_fingerprint(data, source, grader_fingerprint()),
             options=GradingOptions(submission_timeout=submission_timeout, hide=hide))
-        doc = gradescope_results(grade_submission(job))
+        result = grade_submission(job)
+        # Gradescope shows run_autograder's output to instructors only (stdout_visibility hidden).
+        print(f"student kernel isolation: {result.get('isolation') or 'none (the kernel did not start)'}")
+        doc = gradescope_results(result)
     except Exception as exc:  # the student still gets a results.json that says what happened
         doc = {"score": 0, "visibility": "visible", "stdout_visibility": "hidden",
                "output": ("The autograder failed before it could grade this submission "
@@ -565,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = run_autograder(args.assignment, root=args.root, submission_timeout=args.submission_timeout)
     max_score = sum(t.get("max_score", 0) for t in doc.get("tests", [])
                     if t.get("extra_data", {}).get("kind") == "auto")
-    print(f"{args.assignment}: score {doc['score']} / {max_score:g}; results in "
+    print(f"{args.assignment}: score {doc['score']:g} / {max_score:g}; results in "
           f"{_root(args.root) / 'results' / 'results.json'}")
     return 0
 

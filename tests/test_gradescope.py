@@ -96,6 +96,11 @@ class Installed:
 
     def grade(self, files: dict[str, bytes | Path]) -> tuple[dict, float]:
         """Run ``run_autograder`` on a fresh submission folder; results.json (schema-checked) and seconds."""
+        doc, seconds, _ = self.grade_with_output(files)
+        return doc, seconds
+
+    def grade_with_output(self, files: dict[str, bytes | Path]) -> tuple[dict, float, str]:
+        """:meth:`grade`, and what run_autograder printed (Gradescope shows it to instructors only)."""
         for d in ("submission", "results"):
             shutil.rmtree(self.root / d, ignore_errors=True)
         sub = self.root / "submission"
@@ -112,7 +117,7 @@ class Installed:
         assert proc.returncode == 0, f"run_autograder failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
         doc = json.loads((self.root / "results" / "results.json").read_text(encoding="utf-8"))
         validate_results(doc)
-        return doc, seconds
+        return doc, seconds, proc.stdout
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +232,8 @@ def test_setup_installs_the_pinned_environment_and_the_bundles_own_grader(instal
 
 
 def test_solution_gets_full_marks(installed):
-    doc, seconds = installed.grade({"fc_nets.ipynb": example("fc_nets", "solution").read_bytes()})
+    doc, seconds, stdout = installed.grade_with_output({"fc_nets.ipynb": example("fc_nets", "solution").read_bytes()})
+    assert "student kernel isolation: " in stdout and f"score {doc['score']:g} / " in stdout
     total = get_assignment("fc_nets").total_points
     assert auto_max(doc) == total
     assert doc["score"] == total, doc["output"]
