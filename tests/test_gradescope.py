@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -150,6 +151,12 @@ def test_bundle_holds_scripts_pins_and_the_hidden_course_files_readable_by_root_
     with zipfile.ZipFile(bundle_zip) as zf:
         infos = {i.filename: i for i in zf.infolist()}
         pins = zf.read("requirements.txt").decode().split()
+        scripts = [zf.read(name).decode() for name in ("setup.sh", "run_autograder")]
+    for script in scripts:
+        assert script.startswith("#!/usr/bin/env bash\n") and not re.search(r"@[A-Z_]+@", script)
+    major, minor = sys.version_info[:2]
+    assert f'PY="${{AUTOGRADER_PYTHON:-python{major}.{minor}}}"' in scripts[0]
+    assert '--submission-timeout "480"' in scripts[1]
     for name in ("setup.sh", "run_autograder", "requirements.txt", "course/pyproject.toml",
                  "course/autograder/gradescope.py", "course/autograder/checks/fc_nets.py",
                  "course/course_lib/layers.py", "course/source/fc_nets/fc_nets.ipynb",
@@ -292,16 +299,19 @@ def test_student_code_sees_none_of_the_bundle(installed):
 
 
 @pytest.mark.parametrize("assignment", ["batchnorm", "dropout", "deep_networks"])
-def test_other_assignments_solution_full_blank_zero(installed, tmp_path, assignment):
+def test_other_assignments_solution_full_blank_zero(installed, bundle_zip, tmp_path, assignment):
     zip_path = build_bundle(assignment, tmp_path / f"{assignment}.zip", course_dir=REPO).path
     with zipfile.ZipFile(zip_path) as zf:
         assert tuple(zf.read("requirements.txt").decode().split()) == installed.requirements  # same environment
     installed.install_source(zip_path)
-    total = get_assignment(assignment).total_points
-    doc, seconds = installed.grade({f"{assignment}.ipynb": example(assignment, "solution").read_bytes()})
-    assert doc["score"] == total == auto_max(doc), doc["output"]
-    doc, _ = installed.grade({f"{assignment}.ipynb": example(assignment, "blank").read_bytes()})
-    assert doc["score"] == 0 and auto_max(doc) == total
+    try:
+        total = get_assignment(assignment).total_points
+        doc, _ = installed.grade({f"{assignment}.ipynb": example(assignment, "solution").read_bytes()})
+        assert doc["score"] == total == auto_max(doc), doc["output"]
+        doc, _ = installed.grade({f"{assignment}.ipynb": example(assignment, "blank").read_bytes()})
+        assert doc["score"] == 0 and auto_max(doc) == total
+    finally:
+        installed.install_source(bundle_zip)  # the other tests grade fc_nets
 
 
 # --------------------------------------------------------------------------- PDF for manual grading
