@@ -133,16 +133,19 @@ def installed(bundle_zip):
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     inst = Installed(root, clean_env(root), bundle_zip.stat().st_size, (), 0.0)
-    unpack(bundle_zip, root / "source")
-    t0 = time.monotonic()
-    proc = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=inst.env, cwd=root / "source",
-                          capture_output=True, text=True, timeout=1500)
-    inst.setup_seconds = time.monotonic() - t0
-    assert proc.returncode == 0, f"setup.sh failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")  # what Gradescope does
-    inst.requirements = tuple((root / "source" / "requirements.txt").read_text().split())
-    yield inst
-    shutil.rmtree(root, ignore_errors=True)
+    try:
+        unpack(bundle_zip, root / "source")
+        t0 = time.monotonic()
+        proc = subprocess.run(["bash", str(root / "source" / "setup.sh")], env=inst.env, cwd=root / "source",
+                              capture_output=True, text=True, timeout=1500)
+        inst.setup_seconds = time.monotonic() - t0
+        assert proc.returncode == 0, \
+            f"setup.sh failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        shutil.copy2(root / "source" / "run_autograder", root / "run_autograder")  # what Gradescope does
+        inst.requirements = tuple((root / "source" / "requirements.txt").read_text().split())
+        yield inst
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- the bundle's contents
