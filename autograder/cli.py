@@ -1,7 +1,8 @@
-"""Command line: ``python -m autograder {grade,check,release} ...``.
+"""Command line: ``python -m autograder {grade,check,release,gradescope,pdf} ...``.
 
-A thin layer over :func:`autograder.batch.grade_assignment`, :func:`course_lib.check.check`
-and :func:`autograder.release.release`. Bad input ends with one clear ``error:`` line and
+A thin layer over :func:`autograder.batch.grade_assignment`, :func:`course_lib.check.check`,
+:func:`autograder.release.release`, :func:`autograder.gradescope.build_bundle` and
+:func:`autograder.gradescope.notebook_pdf`. Bad input ends with one clear ``error:`` line and
 exit code 2, never a traceback (``--debug`` shows it).
 
 Exit codes: 0 success; 1 ``check``: some visible tests fail / ``grade``: some submissions
@@ -87,11 +88,37 @@ examples:
 """
 
 
+_GRADESCOPE_EPILOG = """\
+examples:
+  python -m autograder gradescope fc_nets --out fc_nets-gradescope.zip
+      upload the zip as the assignment's autograder (Gradescope: Configure Autograder, Zip file upload,
+      an Ubuntu base image with the Python version printed here)
+  python -m autograder gradescope fc_nets --out bundle-dir/
+      the same files unpacked into a new folder, to inspect them
+
+The bundle pins the exact versions of the grader's packages installed in this environment and
+holds the hidden checks, the reference library, the source notebook and the release: keep it
+private. Written answers and plots are graded by hand from a PDF of the notebook that students
+upload to a second Gradescope assignment (python -m autograder pdf; see docs/gradescope.md).
+"""
+
+_PDF_EPILOG = """\
+examples:
+  python -m autograder pdf fc_nets.ipynb --out fc_nets.pdf
+
+Run all cells and save the notebook first: the PDF shows the saved outputs (plots). Upload the PDF
+to the course's manually graded Gradescope assignment.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m autograder``."""
+    from autograder.gradescope import DEFAULT_SUBMISSION_TIMEOUT
+
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
-        description="Grade notebook submissions safely, check your own notebook, or release assignments.",
+        description="Grade notebook submissions safely, check your own notebook, release assignments, build "
+                    "Gradescope autograder bundles, or render a notebook to PDF for manual grading.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Run 'python -m autograder COMMAND --help' for a command's options and examples.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
@@ -140,6 +167,30 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build the student versions of the assignments (solutions and hidden tests removed).")
     r.add_argument("assignments", metavar="ASSIGNMENT", nargs="*", help="names (default: all)")
     r.add_argument("--course", type=Path, metavar="DIR", help="course folder (default: as for grade)")
+
+    gs = sub.add_parser(
+        "gradescope", help="build a Gradescope autograder bundle (zip) for an assignment",
+        epilog=_GRADESCOPE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Write the autograder zip of ASSIGNMENT per Gradescope's specification: setup.sh (pinned "
+                    "environment), run_autograder (grades /autograder/submission into "
+                    "/autograder/results/results.json), and the grader with its hidden checks.")
+    gs.add_argument("assignment", metavar="ASSIGNMENT", help="assignment name, e.g. fc_nets")
+    gs.add_argument("--out", type=Path, metavar="DIR_OR_ZIP", required=True,
+                    help="a .zip file to write, or a new folder for the unpacked files")
+    gs.add_argument("--course", type=Path, metavar="DIR", help="course folder (default: as for grade)")
+    gs.add_argument("--submission-timeout", type=_positive(float), default=DEFAULT_SUBMISSION_TIMEOUT,
+                    metavar="SECONDS",
+                    help="time limit of one submission in the container; keep it below the autograder timeout "
+                         "set on Gradescope (default: %(default)s, under Gradescope's default of 10 minutes)")
+
+    p = sub.add_parser(
+        "pdf", help="render a notebook (written answers, plots) to PDF for manual grading", epilog=_PDF_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Render a saved notebook to PDF with headless Chromium, to upload to the manually graded "
+                    "Gradescope assignment.")
+    p.add_argument("notebook", metavar="NOTEBOOK", type=Path, help="the saved .ipynb")
+    p.add_argument("--out", type=Path, metavar="FILE", help="the PDF to write (default: NOTEBOOK with .pdf)")
+    p.add_argument("--chromium", metavar="PATH", help="Chromium/Chrome executable (default: found on PATH)")
     return parser
 
 
@@ -193,6 +244,25 @@ def _cmd_release(args) -> int:
     return EXIT_OK
 
 
+def _cmd_gradescope(args) -> int:
+    from autograder.gradescope import build_bundle
+
+    bundle = build_bundle(args.assignment, args.out, course_dir=_course(args),
+                          submission_timeout=args.submission_timeout)
+    print(f"{bundle.path} ({bundle.size_bytes / 1e6:.2f} MB, {len(bundle.files)} files, "
+          f"{len(bundle.requirements)} pinned requirements for Python {sys.version_info.major}."
+          f"{sys.version_info.minor})")
+    return EXIT_OK
+
+
+def _cmd_pdf(args) -> int:
+    from autograder.gradescope import notebook_pdf
+
+    out = args.out if args.out is not None else args.notebook.with_suffix(".pdf")
+    print(notebook_pdf(args.notebook, out, chromium=args.chromium))
+    return EXIT_OK
+
+
 def _expected_errors() -> tuple[type[BaseException], ...]:
     from autograder.batch import AssignmentNotFoundError, OutputLockedError
     from autograder.gradebook import GradebookError
@@ -204,7 +274,8 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
                                          GradebookError, ParallelError, SourceNotebookError,
                                          SubmissionsError, FileNotFoundError]
     for module, name in (("course_lib.check", "CheckError"), ("course_lib.errors", "CourseLibError"),
-                         ("autograder.release", "ReleaseError")):
+                         ("autograder.release", "ReleaseError"), ("autograder.gradescope", "GradescopeError"),
+                         ("autograder.gradescope", "PdfError")):
         try:
             errors.append(getattr(importlib.import_module(module), name))
         except (ImportError, AttributeError):
@@ -219,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    handler = {"grade": _cmd_grade, "check": _cmd_check, "release": _cmd_release}[args.command]
+    handler = {"grade": _cmd_grade, "check": _cmd_check, "release": _cmd_release,
+               "gradescope": _cmd_gradescope, "pdf": _cmd_pdf}[args.command]
     try:
         return handler(args)
     except KeyboardInterrupt:
