@@ -905,6 +905,12 @@ class StudentKernel:
         return p is not None and p.sock is not None and p.popen is not None and p.popen.poll() is None
 
     @property
+    def memory_cgroup(self) -> Path | None:
+        """The cgroup holding the running sandbox's one memory limit, or None (no cgroup available)."""
+        p = self._proc
+        return p.cgroup if p is not None else None
+
+    @property
     def failure(self) -> str | None:
         """Why the kernel was stopped (timeout, death, protocol error), or None."""
         return self._dead_reason

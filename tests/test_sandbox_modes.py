@@ -1,0 +1,286 @@
+"""Where the grader isolates student code: as an ordinary user, in a container, anywhere on disk; and limits.
+
+Each isolation test grades the tiny course (:mod:`grading_fixture`) with the real command line, from a
+copy of the project and a virtualenv both under ``/tmp`` (so "any location" is tested by every one of
+them), as:
+
+* an ordinary user created here (``useradd``): **user namespaces** (``unshare -r``);
+* root with ``CAP_SYS_ADMIN`` really dropped (``capsh --drop=cap_sys_admin``, so ``unshare`` fails as in
+  Docker's default profile): **separate uid**, secrets unreadable by file permissions.
+
+The batch holds a correct submission (full marks), another student's submission carrying a canary, and
+a probe: the correct solution plus a cell that tries to read the instructor's source notebook, the
+hidden-check modules (of the project copy and of the checkout the venv's editable install points to),
+the gradebook and the other student's submission, and to connect to a TCP port of the host. It prints
+``PROBE-LEAK name`` or ``PROBE-SAFE name`` for each; the tests read them back from its feedback.html.
+
+The resource tests (in-process, root namespace mode) fill the sandbox's tmpfs with empty files (the inode
+cap stops it) and fork children that together allocate more than the sandbox's memory limit (the
+sandbox-wide cgroup stops them).
+"""
+
+from __future__ import annotations
+
+import errno
+import html
+import json
+import os
+import pwd
+import re
+import shlex
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import grading_fixture as gf
+import nbformat
+import pandas as pd
+import pytest
+
+import autograder.sandbox as sb
+from autograder.sandbox import Limits, StudentKernel, isolation_support, memory_peak
+
+REPO = Path(__file__).resolve().parents[1]
+SITE_PACKAGES = Path(next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix)))
+TEST_USER = "agsandboxtest"
+OTHER_CANARY = "peer_submission_canary_51c2"
+GRADEBOOK_CANARY = "gradebook_canary_93ad"
+SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin")
+
+linux_root = pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0,
+                                reason="creates a user and drops capabilities: needs root on Linux (as in CI)")
+
+
+def _listening_server():
+    srv = socket.create_server(("127.0.0.1", 0))
+    srv.settimeout(120)
+    accepted: list[socket.socket] = []
+
+    def accept():
+        try:
+            while True:
+                conn, _ = srv.accept()
+                accepted.append(conn)
+        except OSError:
+            pass
+
+    threading.Thread(target=accept, daemon=True).start()
+    return srv, srv.getsockname()[1], accepted
+
+
+def _probe_cell(targets: dict[str, Path], port: int) -> str:
+    return (
+        "import os, socket\n"
+        f"for name, path in {({k: str(v) for k, v in targets.items()})!r}.items():\n"
+        "    try:\n"
+        "        with open(path, 'rb') as f:\n"
+        "            f.read(100)\n"
+        "        print('PROBE-LEAK', name)\n"
+        "    except OSError as e:\n"
+        "        print('PROBE-SAFE', name, type(e).__name__)\n"
+        "try:\n"
+        f"    socket.create_connection(('127.0.0.1', {port}), timeout=3).close()\n"
+        "    print('PROBE-LEAK network')\n"
+        "except OSError as e:\n"
+        "    print('PROBE-SAFE network', type(e).__name__)\n"
+        "print('PROBE-UID', os.getuid())\n")
+
+
+@pytest.fixture(scope="module")
+def test_user():
+    """An ordinary user of this machine (created for the tests, removed after)."""
+    created = False
+    try:
+        pwd.getpwnam(TEST_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", TEST_USER], check=True)
+        created = True
+    yield pwd.getpwnam(TEST_USER)
+    if created:
+        subprocess.run(["userdel", TEST_USER], check=False)
+
+
+def _make_project(root: Path, port: int, owner: pwd.struct_passwd | None) -> dict[str, Path]:
+    """Project copy + course + venv + submissions under ``root`` (in /tmp); ``owner`` gets all of it."""
+    proj = root / "project"
+    shutil.copytree(REPO / "autograder", proj / "autograder",
+                    ignore=shutil.ignore_patterns("__pycache__", "examples"))
+    gf.make_course(proj)
+    (proj / "gradebook.db").write_text(GRADEBOOK_CANARY)
+    venv = proj / ".venv"  # inside the project, as scripts/setup.sh makes it, and under /tmp
+    subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    (site / "project-deps.pth").write_text(f"{SITE_PACKAGES}\n")  # this checkout's dependencies
+    subs = root / "subs"
+    subs.mkdir()
+    (subs / "alice.ipynb").write_bytes(gf.student_notebook("solution"))
+    peer = gf.notebook(square_body=gf.SQUARE_SOLUTION, add_body=gf.ADD_SOLUTION, answer=OTHER_CANARY)
+    (subs / "bob.ipynb").write_bytes(gf.as_bytes(peer))
+    targets = {"source_notebook": proj / "source" / gf.ASSIGNMENT / f"{gf.ASSIGNMENT}.ipynb",
+               "checks": proj / "autograder" / "checks" / "__init__.py",
+               "checkout_checks": REPO / "autograder" / "checks" / "__init__.py",
+               "gradebook": proj / "gradebook.db", "peer_submission": subs / "bob.ipynb"}
+    probe = nbformat.reads(gf.student_notebook("solution").decode(), as_version=4)
+    probe.cells.insert(1, nbformat.v4.new_code_cell(_probe_cell(targets, port)))
+    (subs / "probe.ipynb").write_bytes(gf.as_bytes(probe))
+    if owner is not None:
+        for dirpath, dirnames, filenames in os.walk(root):
+            for n in [".", *dirnames, *filenames]:
+                os.lchown(os.path.join(dirpath, n), owner.pw_uid, owner.pw_gid)
+    return {"project": proj, "python": venv / "bin" / "python", "subs": subs, "out": proj / "grading-out"}
+
+
+def _grade_cmd(p: dict[str, Path]) -> list[str]:
+    return [str(p["python"]), "-m", "autograder", "grade", gf.ASSIGNMENT, str(p["subs"]), "--course",
+            str(p["project"]), "--out", str(p["out"]), "--workers", "0", "--no-gradebook", "--no-progress",
+            "--timeout", "60"]
+
+
+def _check_graded(p: dict[str, Path], r: subprocess.CompletedProcess, mode: str) -> tuple[str, dict]:
+    """The common assertions of an isolation test; returns the probe's output lines."""
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"Student code isolation: {mode}: " in r.stdout, r.stdout
+    grades = pd.read_csv(p["out"] / "grades.csv").set_index("student")
+    assert list(grades["isolation"]) == [mode] * 3
+    for student in ("alice", "bob", "probe"):
+        doc = json.loads((p["out"] / student / "results.json").read_text())
+        assert doc["score"] == gf.AUTO_MAX, (student, doc["output"])  # correct code: full marks
+        assert doc["extra_data"]["isolation"].startswith(mode + ": ")
+    page = html.unescape((p["out"] / "probe" / "feedback.html").read_text())
+    found = {name: verdict for verdict, name in re.findall(r"PROBE-(LEAK|SAFE) (\w+)", page)}
+    assert set(found) == {"source_notebook", "checks", "checkout_checks", "gradebook", "peer_submission",
+                          "network"}, page[-3000:]
+    return page, found
+
+
+@linux_root
+def test_ordinary_user_grades_in_user_namespaces_from_tmp(tmp_path_factory, test_user):
+    """An ordinary user's grader isolates with user namespaces: nothing secret visible, no network."""
+    if SYSTEM_PYTHON is None:
+        pytest.skip("no system python3 for the ordinary user's venv")
+    root = Path(tmp_path_factory.mktemp("userns", numbered=True))
+    os.chmod(root, 0o755)
+    for parent in root.parents:  # pytest's base temp dir is 0700: let the user through to its own folder
+        if parent != Path("/") and parent != Path("/tmp"):
+            os.chmod(parent, os.stat(parent).st_mode | stat.S_IXOTH)
+    srv, port, accepted = _listening_server()
+    with srv:
+        p = _make_project(root, port, test_user)
+        os.chmod(p["project"], 0o700)  # the instructor's course: their own
+        cmd = ["setpriv", f"--reuid={test_user.pw_uid}", f"--regid={test_user.pw_gid}", "--clear-groups",
+               "env", "-i", "PATH=/usr/bin:/bin", "HOME=/tmp", *_grade_cmd(p)]
+        r = subprocess.run(cmd, cwd=p["project"], capture_output=True, text=True, timeout=900)
+    page, found = _check_graded(p, r, "user namespaces")
+    assert found == dict.fromkeys(found, "SAFE"), found
+    assert accepted == []
+    assert "PROBE-UID 0" in page  # uid 0 of its user namespace, without any capability
+
+
+@linux_root
+def test_container_without_cap_sys_admin_grades_under_a_uid_of_its_own(tmp_path_factory):
+    """Root without CAP_SYS_ADMIN (unshare fails, as in Docker): a uid of its own, secrets unreadable."""
+    if SYSTEM_PYTHON is None or shutil.which("capsh") is None:
+        pytest.skip("needs a system python3 and capsh (libcap2-bin, installed by scripts/setup.sh test)")
+    root = Path(tmp_path_factory.mktemp("uidmode", numbered=True))
+    os.chmod(root, 0o755)
+    watched = [REPO / "autograder", REPO / "course_lib"]  # the editable install's targets get locked down
+    modes = {d: os.stat(d).st_mode for d in watched}
+    srv, port, accepted = _listening_server()
+    try:
+        with srv:
+            p = _make_project(root, port, None)
+            for d in (root, *root.parents):  # everything world-readable: the grader must lock it down itself
+                if d != Path("/"):
+                    os.chmod(d, os.stat(d).st_mode | 0o005)
+            cmd = ["capsh", "--drop=cap_sys_admin", "--", "-c", shlex.join(_grade_cmd(p))]
+            r = subprocess.run(cmd, cwd=p["project"], capture_output=True, text=True, timeout=900,
+                               env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+        page, found = _check_graded(p, r, "separate uid")
+    finally:
+        for d, m in modes.items():
+            os.chmod(d, m)
+    assert {k: v for k, v in found.items() if k != "network"} == dict.fromkeys(
+        ["source_notebook", "checks", "checkout_checks", "gradebook", "peer_submission"], "SAFE"), found
+    # No namespaces, no network isolation: this mode says so in its description, and the probe gets through.
+    assert found["network"] == "LEAK" and "the network is reachable" in r.stdout
+    uid = int(re.search(r"PROBE-UID (\d+)", page).group(1))
+    assert uid > sb.SANDBOX_UID_BASE
+    assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and _proc_uid(pid) == uid]  # all ended
+
+
+def _proc_uid(pid: str) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+
+
+# --------------------------------------------------------------------------- refusal
+
+
+def test_no_isolation_refuses_untrusted_notebooks_unless_trusted(tmp_path, monkeypatch, capsys):
+    from autograder import cli
+
+    monkeypatch.setattr(sb, "isolation_support", lambda: (None, "testing: no namespaces on this machine"))
+    with pytest.raises(sb.IsolationUnavailableError, match="refusing to grade untrusted notebooks: testing"):
+        sb.require_isolation(trusted=False)
+    assert sb.require_isolation(trusted=True) == "none"
+    gf.make_course(tmp_path / "course")
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "alice.ipynb").write_bytes(gf.student_notebook("solution"))
+    argv = ["grade", gf.ASSIGNMENT, str(tmp_path / "subs"), "--course", str(tmp_path / "course"), "--out",
+            str(tmp_path / "out"), "--workers", "0", "--no-gradebook", "--no-progress"]
+    assert cli.main(argv) == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "refusing to grade untrusted notebooks" in err and "--trusted-notebooks" in err
+    assert "user namespaces" in err and not (tmp_path / "out" / "alice").exists()
+    with pytest.raises(sb.IsolationUnavailableError, match="cannot isolate the student kernel"):
+        StudentKernel(tmp_path, isolate=True).start()
+    with StudentKernel(tmp_path) as k:  # the library default (trusted callers): labelled, rlimits only
+        assert k.isolation == "rlimits only: testing: no namespaces on this machine"
+
+
+# --------------------------------------------------------------------------- resources
+
+needs_isolation = pytest.mark.skipif(isolation_support()[0] not in ("namespaces", "userns"),
+                                     reason="the sandbox's tmpfs needs namespace isolation")
+
+
+@needs_isolation
+def test_millions_of_empty_files_stop_at_the_inode_cap(tmp_path):
+    fill = ("import os, errno\nn, err = 0, None\ntry:\n    while n < 3_000_000:\n"
+            "        open(os.path.join({d!r}, f'f{{n}}'), 'w').close()\n        n += 1\n"
+            "except OSError as e:\n    err = e.errno\nprint(n, err)\n")
+    with StudentKernel(tmp_path, limits=Limits(cell_timeout=300, memory_mb=1024)) as k:
+        for d in ("/tmp", "."):
+            res = k.run_cell(fill.format(d=d))
+            assert res.status == "ok", res.error
+            n, err = res.outputs[0]["text"].split()
+            assert int(err) == errno.ENOSPC and 1000 < int(n) <= sb.TMPFS_INODES, (d, n, err)
+        assert k.run_cell("print('still alive')").outputs[0]["text"] == "still alive\n"
+
+
+@needs_isolation
+def test_forked_children_share_one_memory_limit(tmp_path):
+    limits = Limits(cell_timeout=120, memory_mb=1024)
+    with StudentKernel(tmp_path, limits=limits) as k:
+        if k.memory_cgroup is None:
+            pytest.skip(f"no memory cgroup here: {sb.make_memory_cgroup(1 << 30)[1]}")
+        assert "one memory limit for the whole sandbox (cgroup)" in k.isolation
+        # Each child alone is well within RLIMIT_AS (1024 MB); the three together are not.
+        res = k.run_cell(
+            "import os, time\npids = []\nfor _ in range(3):\n    pid = os.fork()\n    if pid == 0:\n"
+            "        x = b'x' * (500 << 20)\n        time.sleep(3)\n        os._exit(0)\n    pids.append(pid)\n"
+            "print([os.waitpid(p, 0)[1] for p in pids])\n")
+        if res.status == "ok":
+            statuses = json.loads(res.outputs[0]["text"])
+            assert any(os.WIFSIGNALED(s) and os.WTERMSIG(s) == signal.SIGKILL for s in statuses), statuses
+            peak = memory_peak(k.memory_cgroup)
+            assert peak is not None and peak <= limits.memory_mb << 20, peak
+        else:  # the OOM killer chose the kernel itself: the sandbox ended as a whole
+            assert res.status == "died" and "killed" in res.error, res
