@@ -22,11 +22,9 @@ sandbox-wide cgroup stops them).
 from __future__ import annotations
 
 import errno
-import html
 import json
 import os
 import pwd
-import re
 import shlex
 import shutil
 import signal
@@ -75,12 +73,13 @@ def _listening_server():
 
 def _probe_cell(targets: dict[str, Path], port: int) -> str:
     return (
-        "import os, socket\n"
+        "import os, socket\nPROBE_LEAKS = []\n"
         f"for name, path in {({k: str(v) for k, v in targets.items()})!r}.items():\n"
         "    try:\n"
         "        with open(path, 'rb') as f:\n"
         "            f.read(100)\n"
         "        print('PROBE-LEAK', name)\n"
+        "        PROBE_LEAKS.append(name)\n"
         "    except OSError as e:\n"
         "        print('PROBE-SAFE', name, type(e).__name__)\n"
         "try:\n"
@@ -116,6 +115,7 @@ def _make_project(root: Path, port: int, owner: pwd.struct_passwd | None) -> dic
     subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = next((venv / "lib").glob("python3*/site-packages"))
     (site / "project-deps.pth").write_text(f"{SITE_PACKAGES}\n")  # this checkout's dependencies
+    (venv / "share").symlink_to(Path(sys.prefix) / "share")  # their data files (nbconvert's templates)
     subs = root / "subs"
     subs.mkdir()
     (subs / "alice.ipynb").write_bytes(gf.student_notebook("solution"))
@@ -125,7 +125,8 @@ def _make_project(root: Path, port: int, owner: pwd.struct_passwd | None) -> dic
                "checks": proj / "autograder" / "checks" / "__init__.py",
                "checkout_checks": REPO / "autograder" / "checks" / "__init__.py",
                "gradebook": proj / "gradebook.db", "peer_submission": subs / "bob.ipynb"}
-    probe = nbformat.reads(gf.student_notebook("solution").decode(), as_version=4)
+    # Its add() is right only while nothing leaked: one file read costs it test_add's point.
+    probe = gf.notebook(square_body=gf.SQUARE_SOLUTION, add_body="    return a + b + len(PROBE_LEAKS)\n")
     probe.cells.insert(1, nbformat.v4.new_code_cell(_probe_cell(targets, port)))
     (subs / "probe.ipynb").write_bytes(gf.as_bytes(probe))
     if owner is not None:
@@ -141,21 +142,18 @@ def _grade_cmd(p: dict[str, Path]) -> list[str]:
             "--timeout", "60"]
 
 
-def _check_graded(p: dict[str, Path], r: subprocess.CompletedProcess, mode: str) -> tuple[str, dict]:
-    """The common assertions of an isolation test; returns the probe's output lines."""
+def _check_graded(p: dict[str, Path], r: subprocess.CompletedProcess, mode: str) -> None:
+    """The common assertions of an isolation test: the mode is reported and recorded, and every submission
+    gets full marks -- the probe's only if none of the files it tried could be read."""
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"Student code isolation: {mode}: " in r.stdout, r.stdout
     grades = pd.read_csv(p["out"] / "grades.csv").set_index("student")
     assert list(grades["isolation"]) == [mode] * 3
     for student in ("alice", "bob", "probe"):
         doc = json.loads((p["out"] / student / "results.json").read_text())
-        assert doc["score"] == gf.AUTO_MAX, (student, doc["output"])  # correct code: full marks
+        assert doc["score"] == gf.AUTO_MAX, (student, doc["output"], doc["tests"])
         assert doc["extra_data"]["isolation"].startswith(mode + ": ")
-    page = html.unescape((p["out"] / "probe" / "feedback.html").read_text())
-    found = {name: verdict for verdict, name in re.findall(r"PROBE-(LEAK|SAFE) (\w+)", page)}
-    assert set(found) == {"source_notebook", "checks", "checkout_checks", "gradebook", "peer_submission",
-                          "network"}, page[-3000:]
-    return page, found
+    assert GRADEBOOK_CANARY not in (p["out"] / "probe" / "feedback.html").read_text()
 
 
 @linux_root
@@ -175,10 +173,8 @@ def test_ordinary_user_grades_in_user_namespaces_from_tmp(tmp_path_factory, test
         cmd = ["setpriv", f"--reuid={test_user.pw_uid}", f"--regid={test_user.pw_gid}", "--clear-groups",
                "env", "-i", "PATH=/usr/bin:/bin", "HOME=/tmp", *_grade_cmd(p)]
         r = subprocess.run(cmd, cwd=p["project"], capture_output=True, text=True, timeout=900)
-    page, found = _check_graded(p, r, "user namespaces")
-    assert found == dict.fromkeys(found, "SAFE"), found
-    assert accepted == []
-    assert "PROBE-UID 0" in page  # uid 0 of its user namespace, without any capability
+    _check_graded(p, r, "user namespaces")
+    assert accepted == []  # no connection reached the host
 
 
 @linux_root
@@ -200,24 +196,15 @@ def test_container_without_cap_sys_admin_grades_under_a_uid_of_its_own(tmp_path_
             cmd = ["capsh", "--drop=cap_sys_admin", "--", "-c", shlex.join(_grade_cmd(p))]
             r = subprocess.run(cmd, cwd=p["project"], capture_output=True, text=True, timeout=900,
                                env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
-        page, found = _check_graded(p, r, "separate uid")
+        _check_graded(p, r, "separate uid")
+        # the secrets were made unreadable to other uids (the grader did it, the test did not)
+        for secret in (p["project"] / "source", p["project"] / "autograder", p["subs"], REPO / "autograder"):
+            assert not os.stat(secret).st_mode & 0o007, secret
     finally:
         for d, m in modes.items():
             os.chmod(d, m)
-    assert {k: v for k, v in found.items() if k != "network"} == dict.fromkeys(
-        ["source_notebook", "checks", "checkout_checks", "gradebook", "peer_submission"], "SAFE"), found
     # No namespaces, no network isolation: this mode says so in its description, and the probe gets through.
-    assert found["network"] == "LEAK" and "the network is reachable" in r.stdout
-    uid = int(re.search(r"PROBE-UID (\d+)", page).group(1))
-    assert uid > sb.SANDBOX_UID_BASE
-    assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and _proc_uid(pid) == uid]  # all ended
-
-
-def _proc_uid(pid: str) -> int | None:
-    try:
-        return os.stat(f"/proc/{pid}").st_uid
-    except OSError:
-        return None
+    assert accepted and "the network is reachable" in r.stdout
 
 
 # --------------------------------------------------------------------------- refusal
