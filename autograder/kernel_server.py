@@ -23,8 +23,9 @@ Two modes:
       effective and inheritable sets cleared, ``SECBIT_NOROOT`` locked, ``PR_SET_NO_NEW_PRIVS``).
     * ``"uid"``: no namespaces (a container without ``CAP_SYS_ADMIN``): runs as root, copies the
       workdir to a directory owned by the sandbox's uid and starts the kernel there under that uid;
-      the grader has made every secret unreadable to that uid beforehand.  When the kernel ends,
-      every process of that uid is killed.
+      the grader has made every secret unreadable to that uid beforehand, and (unless the network is
+      allowed) a seccomp filter lets it create Unix sockets only.  When the kernel ends, every process
+      of that uid is killed.
 
     The supervisor joins ``PLAN["cgroup"]`` (one memory limit for all its processes) when given,
     reaps orphans and, when the kernel exits, reports its wait status as one JSON
@@ -82,6 +83,7 @@ MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
 PR_SET_SECUREBITS, PR_SET_CHILD_SUBREAPER, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 28, 36, 47, 4
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 #: SECBIT_NOROOT, its lock, KEEP_CAPS_LOCKED, NO_CAP_AMBIENT_RAISE and its lock: uid 0 gains nothing on exec.
 SECURE_NOROOT = 1 | 2 | 32 | 64 | 128
 #: statvfs flag -> mount flag; a bind remount in a user namespace must keep the flags the source has.
@@ -225,6 +227,57 @@ def _drop_capabilities() -> None:
         raise OSError(f"capabilities left after dropping them: {caps}")
 
 
+#: machine -> (AUDIT_ARCH_*, __NR_socket, __NR_io_uring_setup) for the no-network seccomp filter.
+_SECCOMP_ARCH = {"x86_64": (0xC000003E, 41, 425), "aarch64": (0xC00000B7, 198, 425)}
+
+
+def _block_network() -> None:
+    """Separate-uid mode (no network namespace): a seccomp filter lets ``socket()`` create Unix sockets only.
+
+    ``io_uring_setup`` (which can create sockets too) fails with ENOSYS; on x86_64 the x32 system call
+    numbers are refused. Installed after ``PR_SET_NO_NEW_PRIVS``; inherited by every child, irrevocable.
+    """
+    import errno
+    import platform
+
+    ctypes, libc = _libc()
+    machine = platform.machine()
+    if machine not in _SECCOMP_ARCH:
+        raise OSError(f"no seccomp network filter for {machine}: cannot block the network here")
+    arch, nr_socket, nr_io_uring = _SECCOMP_ARCH[machine]
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
+    allow, kill, err = 0x7FFF0000, 0x80000000, 0x00050000  # SECCOMP_RET_*
+    prog = [  # (code, jt, jf, k); a jump goes to the next instruction + jt (true) or + jf (false)
+        (ld, 0, 0, 4),                          # 0  A = arch
+        (jeq, 1, 0, arch),                      # 1  known arch -> 3
+        (ret, 0, 0, kill),                      # 2
+        (ld, 0, 0, 0),                          # 3  A = syscall number
+        (jge, 4, 0, 0x40000000),                # 4  x32 ABI -> 9
+        (jeq, 4, 0, nr_socket),                 # 5  socket -> 10
+        (jeq, 1, 0, nr_io_uring),               # 6  io_uring_setup -> 8
+        (ret, 0, 0, allow),                     # 7
+        (ret, 0, 0, err | errno.ENOSYS),        # 8
+        (ret, 0, 0, err | errno.EPERM),         # 9
+        (ld, 0, 0, 16),                         # 10 A = args[0] (the address family, low 32 bits)
+        (jeq, 0, 1, 1),                         # 11 AF_UNIX -> 12, else 13
+        (ret, 0, 0, allow),                     # 12
+        (ret, 0, 0, err | errno.EACCES),        # 13
+    ]
+
+    class SockFilter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                    ("k", ctypes.c_uint32)]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+    filters = (SockFilter * len(prog))(*(SockFilter(*ins) for ins in prog))
+    fprog = SockFprog(len(prog), filters)
+    if libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(fprog), ctypes.c_ulong(0),
+                  ctypes.c_ulong(0)) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
+
+
 def _kill_uid(uid: int) -> None:
     """Kill every process of ``uid`` (separate-uid mode: no pid namespace ends them for us)."""
     pid = os.fork()
@@ -286,6 +339,8 @@ def supervise(plan: dict) -> None:
                 _drop_capabilities()
             else:
                 _drop_privileges(uid, uid)
+            if plan.get("block_network"):
+                _block_network()
             os.chdir(ex["cwd"])
             os.execve(ex["argv"][0], ex["argv"], ex["env"])
         except BaseException as exc:  # noqa: BLE001

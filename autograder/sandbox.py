@@ -330,7 +330,7 @@ NO_ISOLATION_HELP = (
     "to run them without isolation.")
 
 
-class IsolationUnavailableError(RuntimeError):
+class IsolationUnavailableError(KernelError):
     """Untrusted notebooks cannot be graded: no isolation works here (the message says what to do)."""
 
 
@@ -929,8 +929,9 @@ class StudentKernel:
             self.isolation = (f"user namespaces: user+mount+pid+ipc+uts{net}, chroot to an allow-list file "
                               "system, no capabilities, rlimits")
         elif mode == "uid":
+            net = "" if self.limits.network else ", no network (seccomp: Unix sockets only)"
             self.isolation = ("separate uid: a uid of its own, no capabilities, secrets unreadable by file "
-                              f"permissions, rlimits; no namespaces, so the network is reachable ({why})")
+                              f"permissions{net}, rlimits; no namespaces ({why})")
         elif self._isolate is True:
             raise IsolationUnavailableError(f"cannot isolate the student kernel: {why}. {NO_ISOLATION_HELP}")
         else:
@@ -1051,6 +1052,7 @@ class StudentKernel:
         cfg = self._serve_config(child.fileno(), str(staging / "work"), [str(p.resolve()) for p in self.extra_paths],
                                  {})
         plan = {"mode": "uid", "uid_base": SANDBOX_UID_BASE, "status_fd": status_w,
+                "block_network": not self.limits.network,
                 "workcopy": {"src": str(work), "dst": str(staging / "work")}, "home": str(home),
                 "copy": [[str(f), str(home / ".matplotlib" / f.name)] for f in _font_caches()],
                 "cgroup": self._memory_cgroup(proc),

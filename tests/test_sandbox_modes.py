@@ -6,7 +6,8 @@ them), as:
 
 * an ordinary user created here (``useradd``): **user namespaces** (``unshare -r``);
 * root with ``CAP_SYS_ADMIN`` really dropped (``capsh --drop=cap_sys_admin``, so ``unshare`` fails as in
-  Docker's default profile): **separate uid**, secrets unreadable by file permissions.
+  Docker's default profile): **separate uid**, secrets unreadable by file permissions, no network through
+  a seccomp filter.
 
 The batch holds a correct submission (full marks), another student's submission carrying a canary, and
 a probe: the correct solution plus a cell that tries to read the instructor's source notebook, the
@@ -205,8 +206,8 @@ def test_container_without_cap_sys_admin_grades_under_a_uid_of_its_own(scratch):
     finally:
         for d, m in modes.items():
             os.chmod(d, m)
-    # No namespaces, no network isolation: this mode says so in its description, and the probe gets through.
-    assert accepted and "the network is reachable" in r.stdout
+    # No network namespace: a seccomp filter allows Unix sockets only, and the summary says so.
+    assert accepted == [] and "no network (seccomp: Unix sockets only)" in r.stdout
 
 
 # --------------------------------------------------------------------------- refusal
