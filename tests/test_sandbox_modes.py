@@ -4,6 +4,7 @@ Each isolation test grades the tiny course (:mod:`grading_fixture`) with the rea
 copy of the project and a virtualenv both under ``/tmp`` (so "any location" is tested by every one of
 them), as:
 
+* root: **namespaces**;
 * an ordinary user created here (``useradd``): **user namespaces** (``unshare -r``);
 * root with ``CAP_SYS_ADMIN`` really dropped (``capsh --drop=cap_sys_admin``, so ``unshare`` fails as in
   Docker's default profile): **separate uid**, secrets unreadable by file permissions, no network through
@@ -182,6 +183,20 @@ def test_ordinary_user_grades_in_user_namespaces_from_tmp(scratch, test_user):
         r = subprocess.run(cmd, cwd=p["project"], capture_output=True, text=True, timeout=900)
     _check_graded(p, r, "user namespaces")
     assert accepted == []  # no connection reached the host
+
+
+@linux_root
+def test_root_grades_in_namespaces_with_project_and_venv_under_tmp(scratch):
+    """Root namespace mode: the sandbox's fresh /tmp is mounted first, the venv under /tmp bound after it."""
+    if SYSTEM_PYTHON is None or isolation_support()[0] != "namespaces":
+        pytest.skip("needs a system python3 and root namespaces")
+    srv, port, accepted = _listening_server()
+    with srv:
+        p = _make_project(scratch, port, None)
+        r = subprocess.run(_grade_cmd(p), cwd=p["project"], capture_output=True, text=True, timeout=900,
+                           env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+    _check_graded(p, r, "namespaces")
+    assert accepted == []
 
 
 @linux_root
