@@ -5,8 +5,22 @@ pickle-free requests, see :mod:`autograder.wire`) and talks to it over a dedicat
 Unix socket.  Every reply is treated as hostile: size-capped, validated, and bounded
 in time (the grader kills the kernel when a deadline passes).
 
-Isolation (namespace mode, used when running as root on Linux with a working ``unshare``)
---------------------------------------------------------------------------------------------
+Isolation modes (:func:`isolation_support` picks the strongest; :attr:`StudentKernel.isolation` names it)
+------------------------------------------------------------------------------------------------------------
+=================== ==================================================== =========================================
+mode                where                                                how
+=================== ==================================================== =========================================
+``namespaces``      root on Linux with a working ``unshare``             namespaces + allow-list chroot + own uid
+``user namespaces`` an ordinary user on Linux whose ``unshare -r`` works the same inside a user namespace
+                    (laptops, JupyterHub)                                (uid 0 there, without any capability)
+``separate uid``    root without namespaces: a container without         own uid, secrets unreadable by file
+                    ``CAP_SYS_ADMIN`` (Docker's default, Gradescope)      permissions, seccomp: no network
+``rlimits only``    nothing isolates (no namespaces for an ordinary       trusted notebooks only: the grader
+                    user, macOS) or ``isolate=False``                     refuses others (:func:`require_isolation`)
+=================== ==================================================== =========================================
+
+Namespace mode
+--------------
 The kernel runs under ``unshare -m -p -f -i -u --kill-child [-n]``: new mount, pid, IPC, UTS and (unless
 ``Limits.network``) network namespaces -- the network namespace has only a loopback device
 that is down, so no connection of any kind is possible.  Pid 1 of the new namespace is a
@@ -38,18 +52,53 @@ host pid, so no two live sandboxes share one) with ``no_new_privs`` and execs
 ``kernel_server.py --serve``.  Killing pid 1 (the grader does, with a pidfd) ends every
 process of the namespace, including background processes the student started; pid 1 also ends by
 itself when the grader's process dies (a killed grading run leaves no kernel behind).
+The fresh ``/tmp`` is mounted before the binds, so a project, venv or workdir under ``/tmp`` is bound
+on top of it and stays visible: the grader runs from any folder.
+
+User-namespace mode (an ordinary user)
+--------------------------------------
+The same plan, started with ``unshare -r`` in front (a new user namespace whose uid 0 is the invoking
+user): the supervisor is root of that namespace, which is enough to mount the tmpfs, bind, chroot and mount
+``/proc`` (bind remounts keep the flags the host mount has, as the kernel requires there).  Only uid 0 is
+mapped, so the kernel cannot switch to a uid of its own; it stays uid 0 of the namespace and drops every
+capability instead (bounding and ambient sets, then permitted/effective/inheritable through ``capset``,
+with ``SECBIT_NOROOT`` locked so that exec gains none back, and ``no_new_privs``).  Without
+``CAP_SYS_ADMIN`` it cannot unmount the empty tmpfs over hidden paths, and mounts made in a namespace it
+could create itself are locked.  ``RLIMIT_NPROC`` counts per user namespace and uid (Linux >= 5.14).
+
+Separate-uid mode (root in a container without ``CAP_SYS_ADMIN`` or namespaces)
+---------------------------------------------------------------------------------
+No mount namespace, so the kernel sees the container's file system.  The supervisor (root) copies the
+workdir to ``<staging>/work`` owned by ``SANDBOX_UID_BASE + its pid`` and starts the kernel there under that
+uid (no groups, no capabilities, ``no_new_privs``); ``HOME`` and ``TMPDIR`` are a private directory.  Before
+that, :func:`lock_down` makes every hidden path (course folder, installed/editable grader and library
+packages, submissions, outputs, the caller's ``hide``) unreadable to other uids (``chmod go-rwx``; a venv
+inside the course folder stays reachable, its siblings do not); the grader's own scratch directories are
+``0700``.  A seccomp filter lets the kernel create Unix sockets only (no network).  When the kernel ends or
+is killed, every process of its uid is killed.  Not confined: what every uid may read in the container
+(system files), the host disk through ``/tmp`` (per file: ``RLIMIT_FSIZE``).
 
 Fallback (``isolation`` starts with ``"rlimits only: "``)
 ------------------------------------------------------------
-Without root or namespaces (an instructor laptop), or with ``isolate=False``, the kernel is
+Where nothing isolates (an ordinary user without user namespaces, macOS), or with ``isolate=False``,
+the kernel is
 an ordinary child process in its own session (process group) with the same rlimits, its
 cwd in the workdir and a scrubbed environment.  It can read whatever the invoking user can
 and use the network: only run trusted notebooks this way.
 
-Resource limits (both modes): ``RLIMIT_AS`` = ``memory_mb``, ``RLIMIT_FSIZE`` =
+Resource limits (all modes): ``RLIMIT_AS`` = ``memory_mb``, ``RLIMIT_FSIZE`` =
 ``max_file_mb``, ``RLIMIT_NOFILE`` 1024, ``RLIMIT_CORE`` 0, ``RLIMIT_CPU`` as a backstop,
-``RLIMIT_NPROC`` 512 (namespace mode; counted per uid, and each sandbox has its own uid, so a fork bomb
-cannot starve the kernels of other submissions).  Wall-clock limits are enforced
+``RLIMIT_NPROC`` 512 (isolated modes; counted per uid, and each sandbox has its own uid or user namespace,
+so a fork bomb cannot starve the kernels of other submissions).  Every tmpfs of the sandbox is capped in
+bytes and in inodes (:data:`TMPFS_INODES`): millions of empty files end with ``ENOSPC`` instead of
+pinning kernel memory that no byte limit counts.  One memory limit for the whole sandbox: where the grader
+can create a memory cgroup (root, cgroup v2 ``memory.max`` with the memory controller delegated, or the
+cgroup v1 memory controller, whose usage counts tmpfs pages and inode/dentry kernel memory too), every
+process of the sandbox joins one capped at ``memory_mb`` before the kernel starts, and the description in
+:attr:`StudentKernel.isolation` says "one memory limit for the whole sandbox (cgroup)".  Where it cannot (an
+ordinary user without a delegated cgroup, a container with a read-only ``/sys/fs/cgroup``), ``RLIMIT_AS``
+holds per process only: a kernel that forks N children can use up to N x ``memory_mb`` (bounded by
+``RLIMIT_NPROC``), the tmpfs contents add up to their size caps.  Wall-clock limits are enforced
 by the grader.  The environment is replaced (``OPENBLAS_NUM_THREADS=1``, ``MPLBACKEND=Agg``,
 ``HOME=/tmp``...), so no grader secrets leak through it.
 """
