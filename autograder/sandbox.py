@@ -94,7 +94,8 @@ bytes and in inodes (:data:`TMPFS_INODES`): millions of empty files end with ``E
 pinning kernel memory that no byte limit counts.  One memory limit for the whole sandbox: where the grader
 can create a memory cgroup (root, cgroup v2 ``memory.max`` with the memory controller delegated, or the
 cgroup v1 memory controller, whose usage counts tmpfs pages and inode/dentry kernel memory too), every
-process of the sandbox joins one capped at ``memory_mb`` before the kernel starts, and the description in
+process of the sandbox joins one before the kernel starts, capped at ``memory_mb`` plus the byte caps of
+its tmpfs plus :data:`CGROUP_HEADROOM_MB` (page cache of mapped libraries, kernel memory), and the description in
 :attr:`StudentKernel.isolation` says "one memory limit for the whole sandbox (cgroup)".  Where it cannot (an
 ordinary user without a delegated cgroup, a container with a read-only ``/sys/fs/cgroup``), ``RLIMIT_AS``
 holds per process only: a kernel that forks N children can use up to N x ``memory_mb`` (bounded by
@@ -151,6 +152,7 @@ __all__ = [
     "lock_down",
     "SANDBOX_UID_BASE",
     "TMPFS_INODES",
+    "CGROUP_HEADROOM_MB",
 ]
 
 #: Namespace mode: the kernel runs as uid = gid = this + the host pid of its sandbox's supervisor (pid 1 of
@@ -160,6 +162,8 @@ SANDBOX_UID_BASE = 1 << 30
 #: Inodes of the sandbox's writable tmpfs (``/tmp``, the workdir copy): an empty file costs kernel memory
 #: (~1 KB of inode and dentry) that no byte limit counts; at this cap a tmpfs holds at most ~64 MB of them.
 TMPFS_INODES = 65536
+#: The sandbox's memory cgroup allows this much beyond ``memory_mb`` and its tmpfs caps (page cache, kernel memory).
+CGROUP_HEADROOM_MB = 256
 _HERE = Path(__file__).resolve().parent
 _STARTUP_TIMEOUT = 60.0
 
@@ -1038,9 +1042,13 @@ class StudentKernel:
         finally:
             child.close()
 
-    def _memory_cgroup(self, proc: _Proc) -> str | None:
-        """One memory limit for every process of the sandbox, where a cgroup can be made (else None)."""
-        proc.cgroup, _why = make_memory_cgroup(self.limits.memory_mb << 20)
+    def _memory_cgroup(self, proc: _Proc, tmpfs_mb: int) -> str | None:
+        """One memory limit for every process of the sandbox, where a cgroup can be made (else None): the
+        processes' ``memory_mb``, plus the caps of its in-memory file systems (``tmpfs_mb``), plus
+        :data:`CGROUP_HEADROOM_MB` for the page cache of the libraries it maps and its kernel memory (without
+        it a kernel near ``memory_mb`` thrashes instead of getting its ``MemoryError``)."""
+        limit_mb = self.limits.memory_mb + tmpfs_mb + CGROUP_HEADROOM_MB
+        proc.cgroup, _why = make_memory_cgroup(limit_mb << 20)
         return str(proc.cgroup) if proc.cgroup is not None else None
 
     def _start_supervisor(self, proc: _Proc, prefix: list[str], plan: dict, status_w: int,
@@ -1078,7 +1086,8 @@ class StudentKernel:
         argv = [sys.executable, "-I", "-B", "/sandbox/server/kernel_server.py", "--serve", cfg]
         plan = build_plan(staging, self.workdir, self.extra_paths, self.hide, self.limits, argv,
                           _kernel_env("/tmp"), status_w, mode=mode)
-        plan["cgroup"] = self._memory_cgroup(proc)
+        sizes = [t["size"] for t in plan["tmpfs"]] + [plan["workcopy"]["size"]]
+        plan["cgroup"] = self._memory_cgroup(proc, sum(int(x.removesuffix("m")) for x in sizes))
         cmd = [shutil.which("unshare") or "unshare", *(["-r"] if mode == "userns" else []), *_UNSHARE_FLAGS]
         if not self.limits.network:
             cmd.append("-n")
@@ -1104,7 +1113,7 @@ class StudentKernel:
                 "block_network": not self.limits.network,
                 "workcopy": {"src": str(work), "dst": str(staging / "work")}, "home": str(home),
                 "copy": [[str(f), str(home / ".matplotlib" / f.name)] for f in _font_caches()],
-                "cgroup": self._memory_cgroup(proc),
+                "cgroup": self._memory_cgroup(proc, 0),
                 "exec": {"argv": [sys.executable, "-I", "-B", str(staging / "server" / "kernel_server.py"),
                                   "--serve", cfg],
                          "env": _kernel_env(str(home)), "cwd": str(staging / "work"), "rlimits": rl}}

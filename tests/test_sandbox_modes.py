@@ -24,9 +24,11 @@ sandbox-wide cgroup stops them).
 from __future__ import annotations
 
 import errno
+import html
 import json
 import os
 import pwd
+import re
 import shlex
 import shutil
 import signal
@@ -277,15 +279,51 @@ def test_forked_children_share_one_memory_limit(tmp_path):
         if k.memory_cgroup is None:
             pytest.skip(f"no memory cgroup here: {sb.make_memory_cgroup(1 << 30)[1]}")
         assert "one memory limit for the whole sandbox (cgroup)" in k.isolation
-        # Each child alone is well within RLIMIT_AS (1024 MB); the three together are not.
+        cg = k.memory_cgroup
+        limit = int(next(f for f in (cg / "memory.max", cg / "memory.limit_in_bytes") if f.exists()).read_text())
+        # Each child alone is well within RLIMIT_AS (1024 MB); the four together are not within the sandbox's.
+        assert limit < 4 * (600 << 20)
         res = k.run_cell(
-            "import os, time\npids = []\nfor _ in range(3):\n    pid = os.fork()\n    if pid == 0:\n"
-            "        x = b'x' * (500 << 20)\n        time.sleep(3)\n        os._exit(0)\n    pids.append(pid)\n"
+            "import os, time\npids = []\nfor _ in range(4):\n    pid = os.fork()\n    if pid == 0:\n"
+            "        x = b'x' * (600 << 20)\n        time.sleep(3)\n        os._exit(0)\n    pids.append(pid)\n"
             "print([os.waitpid(p, 0)[1] for p in pids])\n")
         if res.status == "ok":
             statuses = json.loads(res.outputs[0]["text"])
             assert any(os.WIFSIGNALED(s) and os.WTERMSIG(s) == signal.SIGKILL for s in statuses), statuses
             peak = memory_peak(k.memory_cgroup)
-            assert peak is not None and peak <= limits.memory_mb << 20, peak
+            assert peak is not None and peak <= limit, (peak, limit)
         else:  # the OOM killer chose the kernel itself: the sandbox ended as a whole
             assert res.status == "died" and "killed" in res.error, res
+
+
+@needs_isolation
+def test_resource_faults_graded_end_to_end_keep_their_points(scratch):
+    """An inode bomb and a memory-hungry family of processes, in graded submissions: the batch finishes and
+    each submission still gets the points its functions deserve (the limits stop the fault, not grading)."""
+    from autograder.batch import grade_assignment
+    from autograder.pipeline import GradingOptions
+
+    course = gf.make_course(scratch / "course")
+    subs = scratch / "subs"
+    subs.mkdir()
+    faults = {
+        "inode_bomb": "import os\nn = 0\ntry:\n    while n < 3_000_000:\n        open(f'/tmp/e{n}', 'w').close()\n"
+                      "        n += 1\nexcept OSError as e:\n    print('stopped after', n, 'files:', e.strerror)\n",
+        "memory_forks": "import os, time\npids = []\nfor _ in range(4):\n    pid = os.fork()\n    if pid == 0:\n"
+                        "        x = b'x' * (600 << 20)\n        time.sleep(2)\n        os._exit(0)\n"
+                        "    pids.append(pid)\nprint([os.waitpid(p, 0)[1] for p in pids])\n",
+    }
+    for student, cell in faults.items():
+        nb = gf.notebook(square_body=gf.SQUARE_SOLUTION, add_body=gf.ADD_SOLUTION)
+        nb.cells.insert(1, nbformat.v4.new_code_cell(cell))
+        (subs / f"{student}.ipynb").write_bytes(gf.as_bytes(nb))
+    options = GradingOptions(cell_timeout=120, test_timeout=60, submission_timeout=600, memory_mb=1024)
+    summary = grade_assignment(gf.ASSIGNMENT, subs, course_dir=course, out_dir=scratch / "out", workers=0,
+                               options=options, gradebook=False, progress=False)
+    assert summary.graded == 2 and summary.grader_errors == []
+    for student in faults:
+        doc = json.loads((scratch / "out" / student / "results.json").read_text())
+        assert doc["score"] == gf.AUTO_MAX, (student, doc["output"])
+    page = html.unescape((scratch / "out" / "inode_bomb" / "feedback.html").read_text())
+    n = int(re.search(r"stopped after (\d+) files: No space left on device", page).group(1))
+    assert n <= sb.TMPFS_INODES
