@@ -451,6 +451,7 @@ def make_memory_cgroup(limit_bytes: int) -> tuple[Path | None, str]:
     base = _own_cgroup_dir()
     if base is None:
         return None, "no memory cgroup controller here"
+    _remove_stale_cgroups(base)
     d = base / f"autograder-{os.getpid()}-{os.urandom(4).hex()}"
     try:
         v2 = (base / "cgroup.controllers").exists()
@@ -470,6 +471,18 @@ def make_memory_cgroup(limit_bytes: int) -> tuple[Path | None, str]:
             d.rmdir()
         return None, f"cannot create a memory cgroup under {base} ({exc.strerror})"
     return d, ""
+
+
+def _remove_stale_cgroups(base: Path) -> None:
+    """Remove the empty sandbox cgroups of graders that are gone (a killed grader cannot remove its own)."""
+    for d in base.glob("autograder-*-*"):
+        try:
+            os.kill(int(d.name.split("-")[1]), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                d.rmdir()  # fails while a process is still in it
+        except (ValueError, PermissionError):
+            continue
 
 
 def memory_peak(cgroup: Path) -> int | None:

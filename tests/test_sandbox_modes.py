@@ -327,3 +327,20 @@ def test_resource_faults_graded_end_to_end_keep_their_points(scratch):
     page = html.unescape((scratch / "out" / "inode_bomb" / "feedback.html").read_text())
     n = int(re.search(r"stopped after (\d+) files: No space left on device", page).group(1))
     assert n <= sb.TMPFS_INODES
+
+
+def test_cgroups_of_killed_graders_are_removed():
+    """A grader killed with SIGKILL leaves its sandbox's (empty) cgroup behind; the next one removes it."""
+    mine, why = sb.make_memory_cgroup(1 << 30)
+    if mine is None:
+        pytest.skip(f"no memory cgroup here: {why}")
+    try:
+        r = subprocess.run([sys.executable, "-c", "from autograder.sandbox import make_memory_cgroup\n"
+                            "print(make_memory_cgroup(1 << 30)[0])"], capture_output=True, text=True, check=True)
+        left = Path(r.stdout.strip())
+        assert left.is_dir()  # its grader ended without removing it
+        again, _ = sb.make_memory_cgroup(1 << 30)
+        sb._remove_cgroup(again)
+        assert not left.exists() and mine.is_dir()  # a live grader's cgroup stays
+    finally:
+        sb._remove_cgroup(mine)
