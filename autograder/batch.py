@@ -45,6 +45,7 @@ from autograder.results import (
     read_results,
     write_grades_csv,
 )
+from autograder.sandbox import require_isolation
 from autograder.submissions import Submission, discover_submissions
 
 __all__ = [
@@ -107,6 +108,9 @@ class BatchSummary:
     scores : dict
         student -> (score, max autograded score).
     gradebook_problems : list of str
+    isolation : dict
+        How the students' kernels were isolated (``extra_data.isolation`` of results.json) -> number of
+        submissions.
     """
 
     assignment: str
@@ -118,6 +122,12 @@ class BatchSummary:
     faults: list[tuple[str, str]] = field(default_factory=list)
     scores: dict[str, tuple[float, float]] = field(default_factory=dict)
     gradebook_problems: list[str] = field(default_factory=list)
+    isolation: dict[str, int] = field(default_factory=dict)
+
+    def _count_isolation(self, doc: dict) -> None:
+        text = str(doc.get("extra_data", {}).get("isolation") or "")
+        if text:
+            self.isolation[text] = self.isolation.get(text, 0) + 1
 
     @property
     def mean_score(self) -> float | None:
@@ -128,6 +138,8 @@ class BatchSummary:
         """A human-readable summary."""
         out = [f"{self.assignment}: {self.total} submission(s); graded {self.graded}, "
                f"up to date {self.skipped}, grader errors {len(self.grader_errors)}."]
+        out.extend(f"Student code isolation: {text} ({n} submission{'' if n == 1 else 's'})."
+                   for text, n in sorted(self.isolation.items()))
         if self.scores:
             top = max(m for _, m in self.scores.values())
             out.append(f"Mean autograded score: {self.mean_score:.2f} / {top:g}.")
@@ -258,7 +270,9 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
     scheduler : str, optional
         Address of a running Dask scheduler.
     options : GradingOptions, optional
-        Time budgets; ``hide`` gets the course, submissions and output folders added.
+        Time budgets; ``hide`` gets the course, submissions and output folders added. Unless
+        ``options.trusted_notebooks``, grading is refused where student code cannot be isolated (here,
+        or, on a remote cluster, each worker's kernels).
     gradebook : bool
         Record grades in the course's nbgrader gradebook.
     force : bool
@@ -277,10 +291,14 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
     AssignmentNotFoundError, SourceNotebookError, SubmissionsError, OutputLockedError,
     ParallelError, GradebookError
         Bad input, said clearly; nothing graded so far is lost.
+    IsolationUnavailableError
+        Nothing isolates student code on this machine and the notebooks are not trusted.
     """
     from tqdm.auto import tqdm
 
     options = options if options is not None else GradingOptions()
+    if scheduler is None:  # remote workers probe their own machines (their kernels refuse the same way)
+        require_isolation(options.trusted_notebooks)
     course_dir = Path(course_dir).resolve()
     info = find_assignment(course_dir, assignment)
     source_bytes = info.source_notebook.read_bytes()
@@ -319,6 +337,7 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
                 summary.skipped += 1
                 rows[sub.student] = grades_row(old)
                 summary.scores[sub.student] = (float(old.get("score", 0)), _auto_max(old))
+                summary._count_isolation(old)
                 summary.faults.extend((sub.student, p) for p in extra.get("problems", []))
                 continue
             todo.append((sub, data, fp))
@@ -351,6 +370,7 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
                 write_grades_csv(out_dir / "grades.csv", rows.values(), grade_ids)
                 summary.graded += 1
                 summary.scores[student] = (float(result["score"]), _auto_max(doc))
+                summary._count_isolation(doc)
                 summary.faults.extend((student, p) for p in result["problems"])
                 if result.get("fatal") and result["fatal"] not in result["problems"]:
                     summary.faults.append((student, result["fatal"]))

@@ -75,8 +75,12 @@ examples:
 outputs (in --out, default <course>/grading-out/<assignment>):
   <student>/results.json   Gradescope autograder format
   <student>/feedback.html  the executed notebook with per-test results
-  grades.csv               student, assignment, score, max_score, one column per test
+  grades.csv               student, assignment, score, max_score, one column per test,
+                           isolation (how each student's code was isolated)
 and the scores in the course's nbgrader gradebook (unless --no-gradebook).
+Student code runs isolated (the summary says how; results.json keeps it in extra_data.isolation):
+namespaces as root, user namespaces as an ordinary user, a uid of its own as root in a container
+without CAP_SYS_ADMIN. Where nothing isolates it, grading is refused unless --trusted-notebooks.
 Re-running the same command only grades submissions that changed (or failed on the
 grader's side); --force grades everything again.
 """
@@ -152,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-gradebook", action="store_true",
                    help="do not write the nbgrader gradebook (results.json, feedback and grades.csv only)")
     g.add_argument("--force", action="store_true", help="grade every submission again, even unchanged ones")
+    g.add_argument("--trusted-notebooks", action="store_true",
+                   help="the notebooks are trusted (e.g. your own): where student code cannot be isolated (an "
+                        "ordinary user without user namespaces, macOS), run them with resource limits only "
+                        "instead of refusing. Never for students' submissions")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     # The same command as the students' `python -m course_lib.check`.
@@ -211,7 +219,8 @@ def _cmd_grade(args) -> int:
         raise UsageError(f"submissions not found: {args.submissions} does not exist; pass a folder of "
                          "submissions or a .zip")
     options = GradingOptions(cell_timeout=args.timeout, test_timeout=args.test_timeout,
-                             submission_timeout=args.submission_timeout, memory_mb=args.memory)
+                             submission_timeout=args.submission_timeout, memory_mb=args.memory,
+                             trusted_notebooks=args.trusted_notebooks)
     summary = grade_assignment(
         args.assignment, args.submissions, course_dir=course, out_dir=args.out,
         workers=args.workers, scheduler=args.scheduler, options=options,
@@ -268,11 +277,12 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from autograder.gradebook import GradebookError
     from autograder.parallel import ParallelError
     from autograder.pipeline import SourceNotebookError
+    from autograder.sandbox import IsolationUnavailableError
     from autograder.submissions import SubmissionsError
 
     errors: list[type[BaseException]] = [UsageError, AssignmentNotFoundError, OutputLockedError,
                                          GradebookError, ParallelError, SourceNotebookError,
-                                         SubmissionsError, FileNotFoundError]
+                                         SubmissionsError, FileNotFoundError, IsolationUnavailableError]
     for module, name in (("course_lib.check", "CheckError"), ("course_lib.errors", "CourseLibError"),
                          ("autograder.release", "ReleaseError"), ("autograder.gradescope", "GradescopeError"),
                          ("autograder.gradescope", "PdfError")):

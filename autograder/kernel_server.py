@@ -7,13 +7,27 @@ module level; numpy and IPython are imported in :func:`serve`.
 Two modes:
 
 ``kernel_server.py --init PLAN``
-    Namespace mode only.  Runs as root and as pid 1 of a fresh pid namespace (started
-    by ``unshare -m -n -p -f``).  Builds the sandbox file system described by the JSON
-    ``PLAN`` (an empty tmpfs root with read-only binds of the system and Python
-    directories and the extra library dirs, a tmpfs copy of the workdir, empty tmpfs
-    over hidden paths), chroots into it, then forks the kernel: the child applies the resource
-    limits, drops every capability, switches to the sandbox's own uid/gid (``uid_base`` + its host pid) with
-    ``PR_SET_NO_NEW_PRIVS`` and execs ``--serve``.  The supervisor stays pid 1,
+    The supervisor of the isolated modes (``PLAN["mode"]``, see :mod:`autograder.sandbox`):
+
+    * ``"namespaces"``: runs as root and as pid 1 of a fresh pid namespace (started by
+      ``unshare -m -n -p -f``).  Builds the sandbox file system described by the JSON ``PLAN`` (an
+      empty tmpfs root, the fresh ``/tmp`` first, then read-only binds of the system and Python
+      directories and the extra library dirs -- also those under ``/tmp`` --, a tmpfs copy of the
+      workdir, empty tmpfs over hidden paths; every tmpfs capped in bytes and inodes), chroots into
+      it, then forks the kernel: the child applies the resource limits, drops every capability,
+      switches to the sandbox's own uid/gid (``uid_base`` + its host pid) with
+      ``PR_SET_NO_NEW_PRIVS`` and execs ``--serve``.
+    * ``"userns"``: the same, started by an ordinary user with ``unshare -r`` (root of a new user
+      namespace, mapped to the invoking user).  Only uid 0 exists there, so the kernel stays uid 0
+      of the user namespace and loses every capability instead (bounding, ambient, permitted,
+      effective and inheritable sets cleared, ``SECBIT_NOROOT`` locked, ``PR_SET_NO_NEW_PRIVS``).
+    * ``"uid"``: no namespaces (a container without ``CAP_SYS_ADMIN``): runs as root, copies the
+      workdir to a directory owned by the sandbox's uid and starts the kernel there under that uid;
+      the grader has made every secret unreadable to that uid beforehand, and (unless the network is
+      allowed) a seccomp filter lets it create Unix sockets only.  When the kernel ends, every process
+      of that uid is killed.
+
+    The supervisor joins ``PLAN["cgroup"]`` (one memory limit for all its processes) when given,
     reaps orphans and, when the kernel exits, reports its wait status as one JSON
     line on the status fd and exits, which makes the kernel (Linux) kill every
     remaining process of the namespace. It also exits when the grader is gone (the
@@ -66,7 +80,16 @@ def apply_rlimits(limits: dict[str, int]) -> None:
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
+PR_SET_SECUREBITS, PR_SET_CHILD_SUBREAPER, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 28, 36, 47, 4
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+#: SECBIT_NOROOT, its lock, KEEP_CAPS_LOCKED, NO_CAP_AMBIENT_RAISE and its lock: uid 0 gains nothing on exec.
+SECURE_NOROOT = 1 | 2 | 32 | 64 | 128
+#: statvfs flag -> mount flag; a bind remount in a user namespace must keep the flags the source has.
+_KEPT_FLAGS = ((os.ST_RDONLY, MS_RDONLY), (os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV),
+               (os.ST_NOEXEC, MS_NOEXEC), (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME),
+               (os.ST_RELATIME, MS_RELATIME))
 
 
 def _libc():
@@ -95,17 +118,52 @@ def _inside(root: str, path: str) -> str:
     return os.path.join(root, path.lstrip("/"))
 
 
+def _tmpfs_options(t: dict) -> str:
+    """``size=...,nr_inodes=...,mode=...``: every tmpfs is capped in bytes and in inodes (an inode costs kernel
+    memory that no byte limit counts)."""
+    return f"size={t['size']},nr_inodes={t['inodes']},mode={t['mode']}"
+
+
+def _kept_flags(path: str) -> int:
+    """The mount flags ``path`` has now (a user namespace may not clear them on a bind remount)."""
+    got = os.statvfs(path).f_flag
+    return sum(ms for st, ms in _KEPT_FLAGS if got & st)
+
+
+def _copy_workdir(src: str, dst: str, owner: int) -> None:
+    """Copy the workdir to ``dst`` and give the copy to uid/gid ``owner``."""
+    shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
+    os.lchown(dst, owner, owner)
+    for dirpath, dirnames, filenames in os.walk(dst):
+        for name in dirnames + filenames:
+            os.lchown(os.path.join(dirpath, name), owner, owner)
+
+
+def _copy_files(pairs: list, owner: int) -> None:
+    for src, dst in pairs:
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        with open(src, "rb") as fin, open(dst, "wb") as fout:
+            fout.write(fin.read())
+        os.chown(os.path.dirname(dst), owner, owner)
+        os.chown(dst, owner, owner)
+
+
 def _build_root(plan: dict, owner: int) -> None:
     """Mount the sandbox file system under ``plan["newroot"]`` (runs in the new mount namespace); the
     workdir copy and the copied files belong to uid/gid ``owner``."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     root = plan["newroot"]
-    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,mode=755")
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m,nr_inodes=4096,mode=755")
     for d in plan["dirs"]:
         os.makedirs(_inside(root, d), mode=0o755, exist_ok=True)
     for link, target in plan["symlinks"]:
         os.makedirs(os.path.dirname(_inside(root, link)), exist_ok=True)
         os.symlink(target, _inside(root, link))
+    # The fresh /tmp (and /dev/shm) first, the binds after: a venv or project under /tmp stays visible.
+    for t in plan["tmpfs"]:
+        dst = _inside(root, t["dst"])
+        os.makedirs(dst, exist_ok=True)
+        _mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, _tmpfs_options(t))
     for b in plan["binds"]:
         dst = _inside(root, b["dst"])
         if b.get("file"):
@@ -115,11 +173,7 @@ def _build_root(plan: dict, owner: int) -> None:
             os.makedirs(dst, exist_ok=True)
         _mount(b["src"], dst, None, MS_BIND | MS_REC)
         flags = MS_REMOUNT | MS_BIND | MS_NOSUID | (MS_RDONLY if b["ro"] else 0) | (0 if b.get("dev") else MS_NODEV)
-        _mount(None, dst, None, flags)
-    for t in plan["tmpfs"]:
-        dst = _inside(root, t["dst"])
-        os.makedirs(dst, exist_ok=True)
-        _mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, f"size={t['size']},mode={t['mode']}")
+        _mount(None, dst, None, flags | _kept_flags(dst))
     for h in plan["hide"]:
         dst = _inside(root, h)
         if os.path.isdir(dst) and not os.path.islink(dst):
@@ -130,19 +184,9 @@ def _build_root(plan: dict, owner: int) -> None:
     if work:  # a private, size-capped, writable copy of the workdir: the host disk is never written
         dst = _inside(root, work["dst"])
         os.makedirs(dst, exist_ok=True)
-        _mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, f"size={work['size']},mode=755")
-        shutil.copytree(work["src"], dst, symlinks=True, dirs_exist_ok=True)
-        os.lchown(dst, owner, owner)
-        for dirpath, dirnames, filenames in os.walk(dst):
-            for name in dirnames + filenames:
-                os.lchown(os.path.join(dirpath, name), owner, owner)
-    for src, dst in plan.get("copy", []):
-        dst = _inside(root, dst)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        with open(src, "rb") as fin, open(dst, "wb") as fout:
-            fout.write(fin.read())
-        os.chown(os.path.dirname(dst), owner, owner)
-        os.chown(dst, owner, owner)
+        _mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, _tmpfs_options({**work, "mode": "755"}))
+        _copy_workdir(work["src"], dst, owner)
+    _copy_files([[src, _inside(root, dst)] for src, dst in plan.get("copy", [])], owner)
     os.makedirs(_inside(root, "/proc"), exist_ok=True)
     _mount("proc", _inside(root, "/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _mount(None, root, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
@@ -161,9 +205,97 @@ def _drop_privileges(uid: int, gid: int) -> None:
         raise OSError("could not drop privileges")
 
 
+def _drop_capabilities() -> None:
+    """User-namespace mode: stay uid 0 of the namespace (the only uid it maps) but keep no capability."""
+    ctypes, libc = _libc()
+    for cap in range(64):
+        if _prctl(PR_CAPBSET_DROP, cap) != 0:
+            break
+    if _prctl(PR_SET_SECUREBITS, SECURE_NOROOT) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECUREBITS) failed")
+    libc.prctl(PR_CAP_AMBIENT, ctypes.c_ulong(PR_CAP_AMBIENT_CLEAR_ALL), ctypes.c_ulong(0), ctypes.c_ulong(0),
+               ctypes.c_ulong(0))
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this thread
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable (x2 words): all empty
+    if libc.capset(header, data) != 0:
+        raise OSError(ctypes.get_errno(), "capset failed")
+    if _prctl(PR_SET_NO_NEW_PRIVS, 1) != 0:
+        raise OSError("prctl(PR_SET_NO_NEW_PRIVS) failed")
+    with open("/proc/self/status") as f:
+        caps = {k: v.strip() for k, _, v in (line.partition(":") for line in f) if k.startswith("Cap")}
+    if any(int(v, 16) for v in caps.values() if v):
+        raise OSError(f"capabilities left after dropping them: {caps}")
+
+
+#: machine -> (AUDIT_ARCH_*, __NR_socket, __NR_io_uring_setup) for the no-network seccomp filter.
+_SECCOMP_ARCH = {"x86_64": (0xC000003E, 41, 425), "aarch64": (0xC00000B7, 198, 425)}
+
+
+def _block_network() -> None:
+    """Separate-uid mode (no network namespace): a seccomp filter lets ``socket()`` create Unix sockets only.
+
+    ``io_uring_setup`` (which can create sockets too) fails with ENOSYS; on x86_64 the x32 system call
+    numbers are refused. Installed after ``PR_SET_NO_NEW_PRIVS``; inherited by every child, irrevocable.
+    """
+    import errno
+    import platform
+
+    ctypes, libc = _libc()
+    machine = platform.machine()
+    if machine not in _SECCOMP_ARCH:
+        raise OSError(f"no seccomp network filter for {machine}: cannot block the network here")
+    arch, nr_socket, nr_io_uring = _SECCOMP_ARCH[machine]
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
+    allow, kill, err = 0x7FFF0000, 0x80000000, 0x00050000  # SECCOMP_RET_*
+    prog = [  # (code, jt, jf, k); a jump goes to the next instruction + jt (true) or + jf (false)
+        (ld, 0, 0, 4),                          # 0  A = arch
+        (jeq, 1, 0, arch),                      # 1  known arch -> 3
+        (ret, 0, 0, kill),                      # 2
+        (ld, 0, 0, 0),                          # 3  A = syscall number
+        (jge, 4, 0, 0x40000000),                # 4  x32 ABI -> 9
+        (jeq, 4, 0, nr_socket),                 # 5  socket -> 10
+        (jeq, 1, 0, nr_io_uring),               # 6  io_uring_setup -> 8
+        (ret, 0, 0, allow),                     # 7
+        (ret, 0, 0, err | errno.ENOSYS),        # 8
+        (ret, 0, 0, err | errno.EPERM),         # 9
+        (ld, 0, 0, 16),                         # 10 A = args[0] (the address family, low 32 bits)
+        (jeq, 0, 1, 1),                         # 11 AF_UNIX -> 12, else 13
+        (ret, 0, 0, allow),                     # 12
+        (ret, 0, 0, err | errno.EACCES),        # 13
+    ]
+
+    class SockFilter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                    ("k", ctypes.c_uint32)]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+    filters = (SockFilter * len(prog))(*(SockFilter(*ins) for ins in prog))
+    fprog = SockFprog(len(prog), filters)
+    if libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(fprog), ctypes.c_ulong(0),
+                  ctypes.c_ulong(0)) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
+
+
+def _kill_uid(uid: int) -> None:
+    """Kill every process of ``uid`` (separate-uid mode: no pid namespace ends them for us)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            os.kill(-1, signal.SIGKILL)  # every process this uid may signal: its own, but not this one
+        except BaseException:  # noqa: BLE001, S110 - nothing left to kill
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+
 def supervise(plan: dict) -> None:
-    """Namespace-mode entry point: build the sandbox, start the kernel, wait, report, exit."""
+    """Entry point of the isolated modes: build the sandbox, start the kernel, wait, report, exit."""
     status_fd = plan["status_fd"]
+    mode = plan.get("mode", "namespaces")
 
     def report(obj: dict) -> None:
         try:
@@ -171,16 +303,28 @@ def supervise(plan: dict) -> None:
         except OSError:
             pass
 
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if mode == "uid":  # no pid namespace: adopt the orphans, and end them all ourselves (finish)
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+    else:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     # The host's /proc is still mounted here: /proc/self names our pid as the grader sees it. That pid is
     # unique on the host while this sandbox lives, and so is the kernel's uid derived from it.
     host_pid = int(os.readlink("/proc/self"))
-    uid = plan["uid_base"] + host_pid
-    report({"host_pid": host_pid})
+    uid = 0 if mode == "userns" else plan["uid_base"] + host_pid
+    report({"host_pid": host_pid, "uid": uid})
     try:
-        _build_root(plan, uid)
-        os.chroot(plan["newroot"])
-        os.chdir("/")
+        if plan.get("cgroup"):  # before any fork: every process of the sandbox shares one memory limit
+            with open(os.path.join(plan["cgroup"], "cgroup.procs"), "w") as f:
+                f.write("0")
+        if mode == "uid":
+            _copy_workdir(plan["workcopy"]["src"], plan["workcopy"]["dst"], uid)
+            os.makedirs(plan["home"], mode=0o700)
+            os.chown(plan["home"], uid, uid)
+            _copy_files(plan.get("copy", []), uid)
+        else:
+            _build_root(plan, uid)
+            os.chroot(plan["newroot"])
+            os.chdir("/")
     except Exception as exc:  # noqa: BLE001 - reported to the grader, then exit
         report({"setup_error": f"{type(exc).__name__}: {exc}"})
         os._exit(70)
@@ -191,12 +335,23 @@ def supervise(plan: dict) -> None:
             os.close(status_fd)
             os.setsid()
             apply_rlimits(ex["rlimits"])
-            _drop_privileges(uid, uid)
+            if mode == "userns":
+                _drop_capabilities()
+            else:
+                _drop_privileges(uid, uid)
+            if plan.get("block_network"):
+                _block_network()
             os.chdir(ex["cwd"])
             os.execve(ex["argv"][0], ex["argv"], ex["env"])
         except BaseException as exc:  # noqa: BLE001
             os.write(2, f"sandbox: cannot start the kernel: {exc}\n".encode())
         os._exit(71)
+
+    def finish() -> None:
+        if mode == "uid":
+            _kill_uid(uid)
+        os._exit(0)
+
     # Wait for the kernel (reaping orphans), and also for the grader: when it is gone (killed), the read
     # end of the status pipe closes (POLLERR on our end) and the sandbox ends, instead of a kernel stuck in
     # a loop running on until its CPU limit.
@@ -211,7 +366,7 @@ def supervise(plan: dict) -> None:
             try:
                 done, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                os._exit(0)
+                finish()
             if done == 0:
                 break
             if done == pid:
@@ -219,10 +374,10 @@ def supervise(plan: dict) -> None:
                     report({"signal": os.WTERMSIG(status)})
                 else:
                     report({"exit": os.WEXITSTATUS(status)})
-                os._exit(0)
+                finish()
         for fd, _events in poller.poll():
             if fd == status_fd:
-                os._exit(0)
+                finish()
             while True:
                 try:
                     if not os.read(wake_r, 4096):

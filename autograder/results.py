@@ -3,8 +3,11 @@
 results.json follows Gradescope's documented autograder output format
 (https://gradescope-autograders.readthedocs.io/en/latest/specs/); the JSON Schema in
 ``gradescope_results.schema.json`` beside this module encodes it. The grader's own
-bookkeeping (fingerprint for resuming, grade_id of each test) lives in the ``extra_data``
-fields the format provides for that.
+bookkeeping (fingerprint for resuming, grade_id of each test, the isolation the student's code
+ran under) lives in the ``extra_data`` fields the format provides for that. grades.csv ends with an
+``isolation`` column: the isolation mode of each student's kernel (``namespaces``, ``user namespaces``,
+``separate uid``, ``rlimits only``; see :mod:`autograder.sandbox`), the part before the colon of
+results.json's ``extra_data.isolation``.
 
 Every file is written atomically (temporary file in the same folder, then ``os.replace``),
 so a crash leaves either the old or the new file, never half of one. results.json is the
@@ -34,10 +37,14 @@ __all__ = [
     "grades_row",
     "write_grades_csv",
     "GRADES_FIXED_COLUMNS",
+    "GRADES_ISOLATION_COLUMN",
+    "isolation_mode",
 ]
 
 SCHEMA_PATH = Path(__file__).with_name("gradescope_results.schema.json")
 GRADES_FIXED_COLUMNS = ("student", "assignment", "score", "max_score")
+#: Last column of grades.csv: how the student's code was isolated (see :func:`isolation_mode`).
+GRADES_ISOLATION_COLUMN = "isolation"
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
@@ -90,7 +97,8 @@ def gradescope_results(result: Mapping) -> dict:
     -------
     dict
         With top-level score, execution_time, output, visibility, stdout_visibility,
-        extra_data (student, assignment, fingerprint, grader_error) and one test per
+        extra_data (student, assignment, fingerprint, grader_error, problems, isolation: how the
+        student's kernel was isolated, "" when no kernel ran) and one test per
         graded cell (name, number, score, max_score, status, output, visibility,
         extra_data with grade_id and kind). Manually graded cells have no status (the
         format knows only passed/failed) and say "pending manual grading".
@@ -132,8 +140,14 @@ def gradescope_results(result: Mapping) -> dict:
             "fingerprint": result["fingerprint"],
             "grader_error": bool(result.get("grader_error")),
             "problems": list(result.get("problems", [])),
+            "isolation": str(result.get("isolation") or ""),
         },
     }
+
+
+def isolation_mode(isolation: str) -> str:
+    """The mode part of an isolation description (``"user namespaces: mount+pid..."`` -> ``"user namespaces"``)."""
+    return isolation.split(":", 1)[0].strip()
 
 
 def read_results(path: Path) -> dict | None:
@@ -163,13 +177,14 @@ def grades_row(doc: Mapping) -> dict:
         te = t.get("extra_data", {})
         gid = te.get("grade_id", t.get("name", ""))
         row[gid] = "" if te.get("status") == "pending" else t.get("score", 0)
+    row[GRADES_ISOLATION_COLUMN] = isolation_mode(str(extra.get("isolation") or ""))
     return row
 
 
 def write_grades_csv(path: Path, rows: Iterable[Mapping], grade_ids: list[str]) -> None:
-    """Write grades.csv atomically: student, assignment, score, max_score, one column per grade_id."""
+    """Write grades.csv atomically: student, assignment, score, max_score, one column per grade_id, isolation."""
     buf = io.StringIO()
-    columns = [*GRADES_FIXED_COLUMNS, *grade_ids]
+    columns = [*GRADES_FIXED_COLUMNS, *grade_ids, GRADES_ISOLATION_COLUMN]
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in sorted(rows, key=lambda r: str(r["student"])):

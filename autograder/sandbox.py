@@ -5,8 +5,22 @@ pickle-free requests, see :mod:`autograder.wire`) and talks to it over a dedicat
 Unix socket.  Every reply is treated as hostile: size-capped, validated, and bounded
 in time (the grader kills the kernel when a deadline passes).
 
-Isolation (namespace mode, used when running as root on Linux with a working ``unshare``)
---------------------------------------------------------------------------------------------
+Isolation modes (:func:`isolation_support` picks the strongest; :attr:`StudentKernel.isolation` names it)
+------------------------------------------------------------------------------------------------------------
+=================== ==================================================== =========================================
+mode                where                                                how
+=================== ==================================================== =========================================
+``namespaces``      root on Linux with a working ``unshare``             namespaces + allow-list chroot + own uid
+``user namespaces`` an ordinary user on Linux whose ``unshare -r`` works the same inside a user namespace
+                    (laptops, JupyterHub)                                (uid 0 there, without any capability)
+``separate uid``    root without namespaces: a container without         own uid, secrets unreadable by file
+                    ``CAP_SYS_ADMIN`` (Docker's default, Gradescope)      permissions, seccomp: no network
+``rlimits only``    nothing isolates (no namespaces for an ordinary       trusted notebooks only: the grader
+                    user, macOS) or ``isolate=False``                     refuses others (:func:`require_isolation`)
+=================== ==================================================== =========================================
+
+Namespace mode
+--------------
 The kernel runs under ``unshare -m -p -f -i -u --kill-child [-n]``: new mount, pid, IPC, UTS and (unless
 ``Limits.network``) network namespaces -- the network namespace has only a loopback device
 that is down, so no connection of any kind is possible.  Pid 1 of the new namespace is a
@@ -38,24 +52,61 @@ host pid, so no two live sandboxes share one) with ``no_new_privs`` and execs
 ``kernel_server.py --serve``.  Killing pid 1 (the grader does, with a pidfd) ends every
 process of the namespace, including background processes the student started; pid 1 also ends by
 itself when the grader's process dies (a killed grading run leaves no kernel behind).
+The fresh ``/tmp`` is mounted before the binds, so a project, venv or workdir under ``/tmp`` is bound
+on top of it and stays visible: the grader runs from any folder.
+
+User-namespace mode (an ordinary user)
+--------------------------------------
+The same plan, started with ``unshare -r`` in front (a new user namespace whose uid 0 is the invoking
+user): the supervisor is root of that namespace, which is enough to mount the tmpfs, bind, chroot and mount
+``/proc`` (bind remounts keep the flags the host mount has, as the kernel requires there).  Only uid 0 is
+mapped, so the kernel cannot switch to a uid of its own; it stays uid 0 of the namespace and drops every
+capability instead (bounding and ambient sets, then permitted/effective/inheritable through ``capset``,
+with ``SECBIT_NOROOT`` locked so that exec gains none back, and ``no_new_privs``).  Without
+``CAP_SYS_ADMIN`` it cannot unmount the empty tmpfs over hidden paths, and mounts made in a namespace it
+could create itself are locked.  ``RLIMIT_NPROC`` counts per user namespace and uid (Linux >= 5.14).
+
+Separate-uid mode (root in a container without ``CAP_SYS_ADMIN`` or namespaces)
+---------------------------------------------------------------------------------
+No mount namespace, so the kernel sees the container's file system.  The supervisor (root) copies the
+workdir to ``<staging>/work`` owned by ``SANDBOX_UID_BASE + its pid`` and starts the kernel there under that
+uid (no groups, no capabilities, ``no_new_privs``); ``HOME`` and ``TMPDIR`` are a private directory.  Before
+that, :func:`lock_down` makes every hidden path (course folder, installed/editable grader and library
+packages, submissions, outputs, the caller's ``hide``) unreadable to other uids (``chmod go-rwx``; a venv
+inside the course folder stays reachable, its siblings do not); the grader's own scratch directories are
+``0700``.  A seccomp filter lets the kernel create Unix sockets only (no network).  When the kernel ends or
+is killed, every process of its uid is killed.  Not confined: what every uid may read in the container
+(system files), the host disk through ``/tmp`` (per file: ``RLIMIT_FSIZE``).
 
 Fallback (``isolation`` starts with ``"rlimits only: "``)
 ------------------------------------------------------------
-Without root or namespaces (an instructor laptop), or with ``isolate=False``, the kernel is
+Where nothing isolates (an ordinary user without user namespaces, macOS), or with ``isolate=False``,
+the kernel is
 an ordinary child process in its own session (process group) with the same rlimits, its
 cwd in the workdir and a scrubbed environment.  It can read whatever the invoking user can
 and use the network: only run trusted notebooks this way.
 
-Resource limits (both modes): ``RLIMIT_AS`` = ``memory_mb``, ``RLIMIT_FSIZE`` =
+Resource limits (all modes): ``RLIMIT_AS`` = ``memory_mb``, ``RLIMIT_FSIZE`` =
 ``max_file_mb``, ``RLIMIT_NOFILE`` 1024, ``RLIMIT_CORE`` 0, ``RLIMIT_CPU`` as a backstop,
-``RLIMIT_NPROC`` 512 (namespace mode; counted per uid, and each sandbox has its own uid, so a fork bomb
-cannot starve the kernels of other submissions).  Wall-clock limits are enforced
+``RLIMIT_NPROC`` 512 (isolated modes; counted per uid, and each sandbox has its own uid or user namespace,
+so a fork bomb cannot starve the kernels of other submissions).  Every tmpfs of the sandbox is capped in
+bytes and in inodes (:data:`TMPFS_INODES`): millions of empty files end with ``ENOSPC`` instead of
+pinning kernel memory that no byte limit counts.  One memory limit for the whole sandbox: where the grader
+can create a memory cgroup (root, cgroup v2 ``memory.max`` with the memory controller delegated, or the
+cgroup v1 memory controller, whose usage counts tmpfs pages and inode/dentry kernel memory too), every
+process of the sandbox joins one before the kernel starts, capped at ``memory_mb`` plus the byte caps of
+its tmpfs plus :data:`CGROUP_HEADROOM_MB` (page cache of mapped libraries, kernel memory), and the description in
+:attr:`StudentKernel.isolation` says "one memory limit for the whole sandbox (cgroup)".  Where it cannot (an
+ordinary user without a delegated cgroup, a container with a read-only ``/sys/fs/cgroup``), ``RLIMIT_AS``
+holds per process only: a kernel that forks N children can use up to N x ``memory_mb`` (bounded by
+``RLIMIT_NPROC``), the tmpfs contents add up to their size caps.  Wall-clock limits are enforced
 by the grader.  The environment is replaced (``OPENBLAS_NUM_THREADS=1``, ``MPLBACKEND=Agg``,
 ``HOME=/tmp``...), so no grader secrets leak through it.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
 import functools
@@ -67,6 +118,7 @@ import shutil
 import signal
 import site
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -91,13 +143,27 @@ __all__ = [
     "NotDefinedError",
     "StudentKernel",
     "namespace_support",
+    "isolation_support",
+    "require_isolation",
+    "IsolationUnavailableError",
+    "NO_ISOLATION_HELP",
+    "make_memory_cgroup",
+    "memory_peak",
+    "lock_down",
     "SANDBOX_UID_BASE",
+    "TMPFS_INODES",
+    "CGROUP_HEADROOM_MB",
 ]
 
 #: Namespace mode: the kernel runs as uid = gid = this + the host pid of its sandbox's supervisor (pid 1 of
 #: the sandbox, alive as long as any process in it), unique among the live sandboxes of the host. Not
 #: one shared uid such as 65534: ``RLIMIT_NPROC`` counts the processes of a uid across the host.
 SANDBOX_UID_BASE = 1 << 30
+#: Inodes of the sandbox's writable tmpfs (``/tmp``, the workdir copy): an empty file costs kernel memory
+#: (~1 KB of inode and dentry) that no byte limit counts; at this cap a tmpfs holds at most ~64 MB of them.
+TMPFS_INODES = 65536
+#: The sandbox's memory cgroup allows this much beyond ``memory_mb`` and its tmpfs caps (page cache, kernel memory).
+CGROUP_HEADROOM_MB = 256
 _HERE = Path(__file__).resolve().parent
 _STARTUP_TIMEOUT = 60.0
 
@@ -244,9 +310,28 @@ def _describe_death(status: dict | None, memory_mb: int) -> str:
     return "the kernel running your code stopped unexpectedly"
 
 
+_UNSHARE_FLAGS = ["-m", "-p", "-f", "-i", "-u", "--kill-child"]
+
+
+def _probe_unshare(extra: list[str]) -> str:
+    """Run ``unshare [extra] -m -n -p ... true``; "" when it works, else why not."""
+    exe = shutil.which("unshare")
+    if exe is None:
+        return "the unshare program (util-linux) is not installed"
+    try:
+        r = subprocess.run([exe, *extra, "-n", *_UNSHARE_FLAGS, "true"],
+                           capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unshare does not work here ({exc})"
+    if r.returncode != 0:
+        err = r.stderr.decode(errors="replace").strip()[:200]
+        return f"unshare does not work here ({err or 'exit code ' + str(r.returncode)})"
+    return ""
+
+
 @functools.cache
 def namespace_support() -> tuple[bool, str]:
-    """Whether namespace isolation works here, and why not if it does not (probed once).
+    """Whether root namespace isolation works here, and why not if it does not (probed once).
 
     Returns
     -------
@@ -257,18 +342,172 @@ def namespace_support() -> tuple[bool, str]:
         return False, f"namespaces need Linux (this is {sys.platform})"
     if os.geteuid() != 0:
         return False, "not running as root, so mount/pid/network namespaces are not available"
-    exe = shutil.which("unshare")
-    if exe is None:
-        return False, "the unshare program (util-linux) is not installed"
+    why = _probe_unshare([])
+    return (not why), why
+
+
+@functools.cache
+def isolation_support() -> tuple[str | None, str]:
+    """The strongest isolation mode available to this process (probed once).
+
+    Returns
+    -------
+    (str or None, str)
+        ``("namespaces", "")`` as root with working namespaces; ``("userns", "")`` as an ordinary
+        user whose ``unshare -r`` works (unprivileged user namespaces); ``("uid", why)`` as root
+        without namespaces (a container without ``CAP_SYS_ADMIN``: separate uid and file
+        permissions); ``(None, why)`` where nothing isolates (an ordinary user without user
+        namespaces, macOS): then only trusted notebooks may be run (:data:`NO_ISOLATION_HELP`).
+    """
+    ok, why = namespace_support()
+    if ok:
+        return "namespaces", ""
+    if not sys.platform.startswith("linux"):
+        return None, why
+    if os.geteuid() == 0:
+        return "uid", why
+    why_user = _probe_unshare(["-r"])
+    if not why_user:
+        return "userns", ""
+    why_user = why_user.removeprefix("unshare does not work here ")
+    return None, f"not running as root, and user namespaces do not work: {why_user}"
+
+
+#: What to tell an instructor whose machine cannot isolate student code.
+NO_ISOLATION_HELP = (
+    "Student code must run isolated, and nothing here can isolate it. Either run the grader as root "
+    "(namespaces; in a container without CAP_SYS_ADMIN, a uid of its own), or enable unprivileged user "
+    "namespaces (Debian/Ubuntu: sysctl kernel.unprivileged_userns_clone=1 and user.max_user_namespaces > 0; "
+    "on Ubuntu 24.04+ also kernel.apparmor_restrict_unprivileged_userns=0), or grade in a Linux VM or "
+    "container (macOS has no namespaces). If every notebook is trusted (your own), pass --trusted-notebooks "
+    "to run them without isolation.")
+
+
+class IsolationUnavailableError(KernelError):
+    """Untrusted notebooks cannot be graded: no isolation works here (the message says what to do)."""
+
+
+def require_isolation(trusted: bool) -> str:
+    """The isolation mode the grader will use, or raise when there is none and notebooks are untrusted.
+
+    Parameters
+    ----------
+    trusted : bool
+        The instructor said every notebook is trusted (``--trusted-notebooks``).
+
+    Returns
+    -------
+    str
+        ``"namespaces"``, ``"userns"``, ``"uid"`` or ``"none"`` (trusted notebooks only).
+
+    Raises
+    ------
+    IsolationUnavailableError
+        With the reason and :data:`NO_ISOLATION_HELP`.
+    """
+    mode, why = isolation_support()
+    if mode is not None:
+        return mode
+    if trusted:
+        return "none"
+    raise IsolationUnavailableError(f"refusing to grade untrusted notebooks: {why}. {NO_ISOLATION_HELP}")
+
+
+# ---------------------------------------------------------------------------------------------
+# one memory limit for the whole sandbox (cgroups)
+
+
+def _own_cgroup_dir() -> Path | None:
+    """The directory of this process's memory cgroup (v2 ``memory.max`` or v1 memory controller), or None."""
     try:
-        r = subprocess.run([exe, "-m", "-n", "-p", "-f", "-i", "-u", "--kill-child", "true"],
-                           capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, f"unshare does not work here ({exc})"
-    if r.returncode != 0:
-        err = r.stderr.decode(errors="replace").strip()[:200]
-        return False, f"unshare does not work here ({err or 'exit code ' + str(r.returncode)})"
-    return True, ""
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _id, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):  # cgroup v1 memory hierarchy
+            d = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+            if (d / "memory.limit_in_bytes").exists():
+                return d
+    for line in lines:
+        _id, controllers, path = line.split(":", 2)
+        if _id == "0" and controllers == "":  # cgroup v2: memory must be enabled for children
+            for base in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")):
+                d = base / path.lstrip("/")
+                ctl = d / "cgroup.controllers"
+                if ctl.exists() and "memory" in ctl.read_text().split():
+                    return d
+    return None
+
+
+def make_memory_cgroup(limit_bytes: int) -> tuple[Path | None, str]:
+    """A fresh memory cgroup capped at ``limit_bytes`` for one sandbox, or ``(None, why not)``.
+
+    cgroup v2 (``memory.max``, swap off) where this process's cgroup has the memory controller and
+    may enable it for a child; cgroup v1 (``memory.limit_in_bytes``, which counts tmpfs pages and the
+    kernel memory of inodes too) where the memory controller is mounted there. Elsewhere (no writable
+    cgroup, e.g. an ordinary user without a delegated cgroup) the caller keeps per-process rlimits only.
+    """
+    base = _own_cgroup_dir()
+    if base is None:
+        return None, "no memory cgroup controller here"
+    _remove_stale_cgroups(base)
+    d = base / f"autograder-{os.getpid()}-{os.urandom(4).hex()}"
+    try:
+        v2 = (base / "cgroup.controllers").exists()
+        if v2 and "memory" not in (base / "cgroup.subtree_control").read_text().split():
+            (base / "cgroup.subtree_control").write_text("+memory")
+        d.mkdir()
+        if v2:
+            (d / "memory.max").write_text(str(limit_bytes))
+            with contextlib.suppress(OSError):
+                (d / "memory.swap.max").write_text("0")
+        else:
+            (d / "memory.limit_in_bytes").write_text(str(limit_bytes))
+            with contextlib.suppress(OSError):
+                (d / "memory.memsw.limit_in_bytes").write_text(str(limit_bytes))
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            d.rmdir()
+        return None, f"cannot create a memory cgroup under {base} ({exc.strerror})"
+    return d, ""
+
+
+def _remove_stale_cgroups(base: Path) -> None:
+    """Remove the empty sandbox cgroups of graders that are gone (a killed grader cannot remove its own)."""
+    for d in base.glob("autograder-*-*"):
+        try:
+            os.kill(int(d.name.split("-")[1]), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                d.rmdir()  # fails while a process is still in it
+        except (ValueError, PermissionError):
+            continue
+
+
+def memory_peak(cgroup: Path) -> int | None:
+    """The highest memory use of the sandbox's cgroup so far, in bytes (None when unknown)."""
+    for name in ("memory.peak", "memory.max_usage_in_bytes"):
+        with contextlib.suppress(OSError, ValueError):
+            return int((Path(cgroup) / name).read_text().split()[0])
+    return None
+
+
+def _remove_cgroup(d: Path) -> None:
+    """Remove a sandbox cgroup once its processes are gone (they die asynchronously after a kill)."""
+    with contextlib.suppress(OSError):
+        (d / "cgroup.kill").write_text("1")
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            d.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,6 +548,89 @@ def default_hidden_paths() -> list[Path]:
               os.path.join(sys.prefix, "etc", "jupyter")):
         hidden.append(_resolved(d))
     return hidden
+
+
+def _editable_targets() -> list[Path]:
+    """Where editable installs of the course packages point (``__editable__*finder.py`` in the site dirs).
+
+    A separate-uid kernel sees the host's file system: a finder's mapping would lead it to a second copy
+    of the course (e.g. the checkout the venv was installed from).
+    """
+    out = []
+    site_dirs = _site_dirs()
+    for d in [*site_dirs, *_pth_dirs(site_dirs)]:
+        for finder in d.glob("__editable__*finder.py"):
+            with contextlib.suppress(OSError, ValueError, SyntaxError):
+                for node in ast.walk(ast.parse(finder.read_text(errors="replace"))):
+                    targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+                    if isinstance(node, (ast.Assign, ast.AnnAssign)) and any(
+                            getattr(t, "id", "") == "MAPPING" for t in targets) and node.value is not None:
+                        mapping = ast.literal_eval(node.value)
+                        out += [_resolved(v) for k, v in mapping.items() if k in ("autograder", "course_lib")]
+    return out
+
+
+def _others_can_reach(path: Path) -> bool:
+    """Whether a uid that owns nothing and is in no group could read ``path`` (or list/enter it)."""
+    try:
+        for anc in reversed(path.parents):
+            if not os.stat(anc).st_mode & stat.S_IXOTH:
+                return False
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if stat.S_ISDIR(st.st_mode):
+        return bool(st.st_mode & (stat.S_IROTH | stat.S_IXOTH))
+    return bool(st.st_mode & stat.S_IROTH)
+
+
+def lock_down(hidden: Sequence[Path], keep: Sequence[Path]) -> list[Path]:
+    """Make every ``hidden`` path unreadable to other uids, except the way to the ``keep`` paths.
+
+    Separate-uid mode (no namespaces): the kernel's uid owns nothing and has no group, so "others"
+    permission bits decide what it can read. A hidden path that others can reach loses its group and
+    others bits (``chmod go-rwx``); when a kept path lies inside it (a venv inside the course
+    repository), the hidden directory keeps only ``o+x`` (no listing) and each of its entries that does
+    not lead to a kept path loses them instead, recursively.
+
+    Returns
+    -------
+    list of Path
+        The paths whose mode was changed.
+    """
+    changed: list[Path] = []
+    keep = [_resolved(k) for k in keep]
+
+    def strip(p: Path, bits: int) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            mode = stat.S_IMODE(os.lstat(p).st_mode)
+            if mode & bits:
+                os.chmod(p, mode & ~bits)
+                changed.append(p)
+
+    def hide(p: Path) -> None:
+        inner = [k for k in keep if k != p and _under(k, p)]
+        if any(k == p for k in keep) or (not inner and not _others_can_reach(p)):
+            return
+        if not inner:
+            if not os.path.islink(p):
+                strip(p, 0o077)
+            return
+        strip(p, 0o066)  # stays enterable (o+x) on the way to a kept path, but cannot be listed
+        for child in p.iterdir():
+            if any(_under(k, child) for k in inner):
+                hide(child)
+            elif not child.is_symlink():
+                strip(child, 0o077)
+
+    for h in hidden:
+        if os.path.lexists(h):
+            hide(_resolved(h))
+    still = [h for h in hidden if os.path.lexists(h) and _others_can_reach(_resolved(h))
+             and not any(_under(k, _resolved(h)) for k in keep)]
+    if still:
+        raise KernelError(f"cannot make {still[0]} unreadable to the student kernel; fix its permissions")
+    return changed
 
 
 def _site_dirs() -> list[Path]:
@@ -358,8 +680,10 @@ def _python_roots(hidden: list[Path], system: list[Path]) -> list[Path]:
 
 
 def build_plan(staging: Path, workdir: Path, extra_paths: Sequence[Path], hide: Sequence[Path],
-               limits: Limits, exec_argv: list[str], env: dict[str, str], status_fd: int) -> dict:
-    """The JSON plan executed by ``kernel_server.py --init`` (see the module docstring)."""
+               limits: Limits, exec_argv: list[str], env: dict[str, str], status_fd: int,
+               mode: str = "namespaces") -> dict:
+    """The JSON plan executed by ``kernel_server.py --init`` in mode ``"namespaces"`` or ``"userns"``
+    (see the module docstring)."""
     hidden = [*default_hidden_paths(), *(_resolved(h) for h in hide)]
     binds: list[dict] = []
     symlinks: list[list[str]] = []
@@ -406,11 +730,13 @@ def build_plan(staging: Path, workdir: Path, extra_paths: Sequence[Path], hide: 
         "dirs": ["/sandbox", "/tmp", "/dev"],
         "symlinks": symlinks,
         "binds": [{k: v for k, v in b.items() if k != "auto"} for b in binds],
-        "tmpfs": [{"dst": "/tmp", "size": f"{tmp_mb}m", "mode": "1777"},
-                  {"dst": "/dev/shm", "size": "64m", "mode": "1777"}],
+        "tmpfs": [{"dst": "/tmp", "size": f"{tmp_mb}m", "inodes": TMPFS_INODES, "mode": "1777"},
+                  {"dst": "/dev/shm", "size": "64m", "inodes": 1024, "mode": "1777"}],
         "hide": sorted(overlays),
-        "workcopy": {"src": str(work), "dst": "/sandbox/work", "size": f"{work_mb}m"},
+        "workcopy": {"src": str(work), "dst": "/sandbox/work", "size": f"{work_mb}m",
+                     "inodes": TMPFS_INODES + _tree_count(work)},
         "copy": copies,
+        "mode": mode,
         "uid_base": SANDBOX_UID_BASE,
         "status_fd": status_fd,
         "exec": {"argv": exec_argv, "env": env, "cwd": "/sandbox/work", "rlimits": _rlimits(limits, nproc=True)},
@@ -436,6 +762,10 @@ def _rlimits(limits: Limits, nproc: bool) -> dict[str, int]:
     if nproc:
         out["NPROC"] = 512
     return out
+
+
+def _tree_count(root: Path) -> int:
+    return sum(len(dirs) + len(files) for _p, dirs, files in os.walk(root))
 
 
 def _tree_size(root: Path) -> int:
@@ -470,6 +800,8 @@ class _Proc:
         self.pidfd: int | None = None
         self.staging: Path | None = None
         self.log = None
+        self.cgroup: Path | None = None
+        self.kill_uid: int | None = None
         self.status_lines: list[dict] = []
         self._status_buf = b""
 
@@ -523,6 +855,11 @@ class _Proc:
                     p.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 p.wait(timeout=10)
+        if self.kill_uid is not None:  # separate-uid mode: no pid namespace ends the kernel's children
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                subprocess.run([shutil.which("kill") or "/bin/kill", "-s", "KILL", "--", "-1"], user=self.kill_uid,
+                               group=self.kill_uid, extra_groups=[], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10, cwd="/")
         if self.pidfd is not None:
             with contextlib.suppress(OSError):
                 os.close(self.pidfd)
@@ -540,6 +877,9 @@ class _Proc:
             with contextlib.suppress(OSError):
                 self.log.close()
             self.log = None
+        if self.cgroup is not None:
+            _remove_cgroup(self.cgroup)
+            self.cgroup = None
         if self.staging is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
             self.staging = None
@@ -631,24 +971,39 @@ class StudentKernel:
         return p is not None and p.sock is not None and p.popen is not None and p.popen.poll() is None
 
     @property
+    def memory_cgroup(self) -> Path | None:
+        """The cgroup holding the running sandbox's one memory limit, or None (no cgroup available)."""
+        p = self._proc
+        return p.cgroup if p is not None else None
+
+    @property
     def failure(self) -> str | None:
         """Why the kernel was stopped (timeout, death, protocol error), or None."""
         return self._dead_reason
 
-    def _choose_mode(self) -> bool:
+    def _choose_mode(self) -> str:
+        """``"namespaces"``, ``"userns"``, ``"uid"`` or ``"none"``; sets :attr:`isolation`."""
         if self._isolate is False:
             self.isolation = "rlimits only: isolation disabled by the caller (isolate=False)"
-            return False
-        ok, why = namespace_support()
-        if ok:
-            net = "" if self.limits.network else "+net"
+            return "none"
+        mode, why = isolation_support()
+        net = "" if self.limits.network else "+net"
+        if mode == "namespaces":
             self.isolation = (f"namespaces: mount+pid+ipc+uts{net}, chroot to an allow-list file system, "
                               "a uid of its own, no capabilities, rlimits")
-            return True
-        if self._isolate is True:
-            raise KernelError(f"cannot isolate the student kernel: {why}")
-        self.isolation = f"rlimits only: {why}"
-        return False
+        elif mode == "userns":
+            self.isolation = (f"user namespaces: user+mount+pid+ipc+uts{net}, chroot to an allow-list file "
+                              "system, no capabilities, rlimits")
+        elif mode == "uid":
+            net = "" if self.limits.network else ", no network (seccomp: Unix sockets only)"
+            self.isolation = ("separate uid: a uid of its own, no capabilities, secrets unreadable by file "
+                              f"permissions{net}, rlimits; no namespaces ({why})")
+        elif self._isolate is True:
+            raise IsolationUnavailableError(f"cannot isolate the student kernel: {why}. {NO_ISOLATION_HELP}")
+        else:
+            self.isolation = f"rlimits only: {why}"
+            return "none"
+        return mode
 
     def start(self) -> None:
         """Start the kernel process and wait until it answers (raises :class:`KernelError`)."""
@@ -666,6 +1021,9 @@ class StudentKernel:
             self._finalizer = weakref.finalize(self, proc.cleanup)
             try:
                 self._spawn(proc, self._choose_mode())
+                if proc.cgroup is not None:
+                    self.isolation = self.isolation.replace("rlimits", "rlimits, one memory limit for the whole "
+                                                            "sandbox (cgroup)", 1)
                 deadline = min(time.monotonic() + _STARTUP_TIMEOUT, self._total_deadline)
                 hello = self._receive(proc, 0, deadline, wire.MAX_FRAME_BYTES, "starting the kernel")
                 if not (isinstance(hello, dict) and hello.get("hello") == "autograder-kernel"):
@@ -674,46 +1032,46 @@ class StudentKernel:
                 self.close()
                 raise
 
-    def _spawn(self, proc: _Proc, namespaces: bool) -> None:
+    def _spawn(self, proc: _Proc, mode: str) -> None:
         staging = Path(tempfile.mkdtemp(prefix="autograder-kernel-"))
         proc.staging = staging
-        os.chmod(staging, 0o755)
+        os.chmod(staging, 0o711 if mode == "uid" else 0o755)  # uid mode: the kernel must not list it
         (staging / "server").mkdir(mode=0o755)
         (staging / "root").mkdir(mode=0o755)
         for name in ("kernel_server.py", "wire.py"):
             shutil.copyfile(_HERE / name, staging / "server" / name)
             os.chmod(staging / "server" / name, 0o644)
         proc.log = open(staging / "kernel.log", "w+b")  # noqa: SIM115 - closed in cleanup
+        os.fchmod(proc.log.fileno(), 0o600)
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         proc.sock = parent
         try:
-            if namespaces:
-                self._spawn_namespaces(proc, staging, child)
+            if mode in ("namespaces", "userns"):
+                self._spawn_namespaces(proc, staging, child, mode)
+            elif mode == "uid":
+                self._spawn_uid(proc, staging, child)
             else:
                 self._spawn_fallback(proc, staging, child)
         finally:
             child.close()
 
-    def _serve_config(self, fd: int, cwd: str, paths: list[str], rlimits: dict) -> str:
-        return json.dumps({"fd": fd, "cwd": cwd, "paths": paths, "output_bytes": self.limits.output_bytes,
-                           "rlimits": rlimits})
+    def _memory_cgroup(self, proc: _Proc, tmpfs_mb: int) -> str | None:
+        """One memory limit for every process of the sandbox, where a cgroup can be made (else None): the
+        processes' ``memory_mb``, plus the caps of its in-memory file systems (``tmpfs_mb``), plus
+        :data:`CGROUP_HEADROOM_MB` for the page cache of the libraries it maps and its kernel memory (without
+        it a kernel near ``memory_mb`` thrashes instead of getting its ``MemoryError``)."""
+        limit_mb = self.limits.memory_mb + tmpfs_mb + CGROUP_HEADROOM_MB
+        proc.cgroup, _why = make_memory_cgroup(limit_mb << 20)
+        return str(proc.cgroup) if proc.cgroup is not None else None
 
-    def _spawn_namespaces(self, proc: _Proc, staging: Path, child: socket.socket) -> None:
-        status_r, status_w = os.pipe()
-        proc.status_r = status_r
-        cfg = self._serve_config(child.fileno(), "/sandbox/work",
-                                 [f"/sandbox/lib{i}" for i in range(len(self.extra_paths))], {})
-        argv = [sys.executable, "-I", "-B", "/sandbox/server/kernel_server.py", "--serve", cfg]
-        plan = build_plan(staging, self.workdir, self.extra_paths, self.hide, self.limits, argv,
-                          _kernel_env("/tmp"), status_w)
-        cmd = [shutil.which("unshare") or "unshare", "-m", "-p", "-f", "-i", "-u", "--kill-child"]
-        if not self.limits.network:
-            cmd.append("-n")
-        plan_file = staging / "plan.json"  # root-only, outside the sandbox: not on a command line
+    def _start_supervisor(self, proc: _Proc, prefix: list[str], plan: dict, status_w: int,
+                          child: socket.socket) -> None:
+        """Start ``kernel_server.py --init`` (behind ``prefix``) on ``plan``; wait for its host pid."""
+        plan_file = proc.staging / "plan.json"  # the grader's only, outside the sandbox: not on a command line
         plan_file.touch(mode=0o600)
         plan_file.write_text(json.dumps(plan))
-        cmd += [sys.executable, "-I", "-B", str(staging / "server" / "kernel_server.py"), "--init",
-                "@" + str(plan_file)]
+        cmd = [*prefix, sys.executable, "-I", "-B", str(proc.staging / "server" / "kernel_server.py"), "--init",
+               "@" + str(plan_file)]
         try:
             proc.popen = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=proc.log, stderr=proc.log, cwd="/",
@@ -728,6 +1086,54 @@ class StudentKernel:
         if isinstance(host_pid, int) and host_pid > 1:
             with contextlib.suppress(OSError):
                 proc.pidfd = os.pidfd_open(host_pid)
+
+    def _serve_config(self, fd: int, cwd: str, paths: list[str], rlimits: dict) -> str:
+        return json.dumps({"fd": fd, "cwd": cwd, "paths": paths, "output_bytes": self.limits.output_bytes,
+                           "rlimits": rlimits})
+
+    def _spawn_namespaces(self, proc: _Proc, staging: Path, child: socket.socket, mode: str) -> None:
+        status_r, status_w = os.pipe()
+        proc.status_r = status_r
+        cfg = self._serve_config(child.fileno(), "/sandbox/work",
+                                 [f"/sandbox/lib{i}" for i in range(len(self.extra_paths))], {})
+        argv = [sys.executable, "-I", "-B", "/sandbox/server/kernel_server.py", "--serve", cfg]
+        plan = build_plan(staging, self.workdir, self.extra_paths, self.hide, self.limits, argv,
+                          _kernel_env("/tmp"), status_w, mode=mode)
+        sizes = [t["size"] for t in plan["tmpfs"]] + [plan["workcopy"]["size"]]
+        plan["cgroup"] = self._memory_cgroup(proc, sum(int(x.removesuffix("m")) for x in sizes))
+        cmd = [shutil.which("unshare") or "unshare", *(["-r"] if mode == "userns" else []), *_UNSHARE_FLAGS]
+        if not self.limits.network:
+            cmd.append("-n")
+        self._start_supervisor(proc, cmd, plan, status_w, child)
+
+    def _spawn_uid(self, proc: _Proc, staging: Path, child: socket.socket) -> None:
+        """Separate-uid mode: the kernel runs as a uid of its own on a copy of the workdir owned by that uid;
+        every hidden path is made unreadable to it first (:func:`lock_down`)."""
+        hidden = [*default_hidden_paths(), *_editable_targets(), *(_resolved(h) for h in self.hide)]
+        work = _resolved(self.workdir)
+        keep = [*_python_roots(hidden, []), *(_resolved(p) for p in self.extra_paths), staging]
+        for h in hidden:
+            if h != work and _under(h, work):
+                raise KernelError(f"refusing to give {work} to the student kernel: it contains the hidden path {h}")
+        lock_down(hidden, keep)
+        status_r, status_w = os.pipe()
+        proc.status_r = status_r
+        home = staging / "home"
+        rl = _rlimits(self.limits, nproc=True)
+        cfg = self._serve_config(child.fileno(), str(staging / "work"), [str(p.resolve()) for p in self.extra_paths],
+                                 {})
+        plan = {"mode": "uid", "uid_base": SANDBOX_UID_BASE, "status_fd": status_w,
+                "block_network": not self.limits.network,
+                "workcopy": {"src": str(work), "dst": str(staging / "work")}, "home": str(home),
+                "copy": [[str(f), str(home / ".matplotlib" / f.name)] for f in _font_caches()],
+                "cgroup": self._memory_cgroup(proc, 0),
+                "exec": {"argv": [sys.executable, "-I", "-B", str(staging / "server" / "kernel_server.py"),
+                                  "--serve", cfg],
+                         "env": _kernel_env(str(home)), "cwd": str(staging / "work"), "rlimits": rl}}
+        self._start_supervisor(proc, [], plan, status_w, child)
+        uid = proc.status("uid")
+        if isinstance(uid, int) and uid >= SANDBOX_UID_BASE:
+            proc.kill_uid = uid
 
     def _spawn_fallback(self, proc: _Proc, staging: Path, child: socket.socket) -> None:
         home = staging / "home"

@@ -14,6 +14,25 @@ python3 -m venv .venv
 # torch==2.13.0 resolves to the CPU build where one is provided locally; see README.
 .venv/bin/python -m pip install --quiet -e ".[${extra}]"
 
+# System tools of the student-code sandbox (autograder/sandbox.py): unshare (util-linux) for the namespace
+# modes; the tests also drop capabilities with capsh (libcap2-bin) and create a user with useradd (passwd).
+need=()
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+if [ "$extra" = "test" ]; then
+  command -v capsh >/dev/null 2>&1 || [ -x /usr/sbin/capsh ] || need+=(libcap2-bin)
+  command -v useradd >/dev/null 2>&1 || [ -x /usr/sbin/useradd ] || need+=(passwd)
+fi
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "Installing ${need[*]} (student-code sandbox)..."
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "Missing system packages for the student-code sandbox: ${need[*]} (Debian/Ubuntu: apt-get install" \
+         "${need[*]}). Without unshare the grader isolates student code only as root in a container" \
+         "(separate uid) and refuses to grade elsewhere unless --trusted-notebooks." >&2
+  fi
+fi
+
 if [ "$extra" = "test" ] && ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "Installing Chromium (headless rendering tests: feedback.html, notebooks in JupyterLab)..."

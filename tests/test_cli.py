@@ -202,6 +202,11 @@ def test_grade_command_end_to_end(course, submissions, tmp_path):
     assert "bob: no notebook found" in proc.stdout
     alice = json.loads((out / "alice" / "results.json").read_text())
     assert alice["score"] == 3 and (out / "alice" / "feedback.html").is_file()
-    assert (out / "grades.csv").read_text().splitlines()[0] == \
-        "student,assignment,score,max_score,test_square,test_add,explain"
+    mode = alice["extra_data"]["isolation"].split(":")[0]
+    assert mode in ("namespaces", "user namespaces", "separate uid")  # the tests run where code is isolated
+    assert f"Student code isolation: {alice['extra_data']['isolation']} (1 submission)." in proc.stdout
+    lines = (out / "grades.csv").read_text().splitlines()
+    assert lines[0] == "student,assignment,score,max_score,test_square,test_add,explain,isolation"
+    assert lines[1].startswith("alice,") and lines[1].endswith(f",{mode}")
+    assert lines[2].startswith("bob,") and lines[2].endswith(",")  # no notebook, no kernel: no isolation
     assert (course / "gradebook.db").is_file()

@@ -125,7 +125,8 @@ def test_grades_csv_loads_in_pandas(course, tmp_path):
     path = tmp_path / "grades.csv"
     write_grades_csv(path, [grades_row(d) for d in docs], ["test_square", "test_add", "explain"])
     df = pd.read_csv(path)
-    assert list(df.columns) == ["student", "assignment", "score", "max_score", "test_square", "test_add", "explain"]
+    assert list(df.columns) == ["student", "assignment", "score", "max_score", "test_square", "test_add", "explain",
+                                "isolation"]
     assert list(df["student"]) == ["alice", "bob", "carol"]
     assert list(df["score"]) == [2, 2, 0] and list(df["max_score"]) == [4, 4, 4]
     assert list(df["test_square"]) == [2, 2, 0]

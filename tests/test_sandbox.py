@@ -342,7 +342,7 @@ def test_fallback_mode_is_labelled_and_limited(tmp_path):
 def test_isolate_true_without_namespaces_is_an_error(tmp_path, monkeypatch):
     import autograder.sandbox as sb
 
-    monkeypatch.setattr(sb, "namespace_support", lambda: (False, "testing"))
+    monkeypatch.setattr(sb, "isolation_support", lambda: (None, "testing"))
     with pytest.raises(KernelError, match="cannot isolate the student kernel: testing"):
         StudentKernel(tmp_path, isolate=True).start()
     k = StudentKernel(tmp_path / "missing")
