@@ -151,5 +151,5 @@ def test_local_cluster_grades_and_turns_failed_tasks_into_results(tmp_path):
     assert set(results) == {"amy", "crash1"}
     assert results["amy"]["fatal"] == "no notebook found" and not results["amy"]["grader_error"]
     crashed = results["crash1"]
-    assert crashed["grader_error"] and "RuntimeError: grader bug" in crashed["fatal"]
-    assert [t["status"] for t in crashed["tests"]] == ["failed", "failed", "pending"]
+    assert crashed["grader_error"] and "RuntimeError: grader bug" in crashed["grader_detail"]
+    assert crashed["score"] is None and [t["status"] for t in crashed["tests"]] == ["error", "error", "pending"]
