@@ -358,3 +358,47 @@ def test_another_assignments_notebook_is_flagged_in_the_summary_and_the_feedback
     doc = json.loads((tmp_path / "out" / "zed" / "results.json").read_text())
     assert any(p.startswith("wrong assignment") for p in doc["extra_data"]["problems"])
     assert summary.scores["amy"] == (3.0, 3.0)
+
+
+# --------------------------------------------------------------------------- the README's demo (issue 9, point 7)
+
+DEMO = """
+import dataclasses, sys
+from pathlib import Path
+from autograder.batch import grade_assignment
+from autograder.pipeline import grade_submission
+
+def without_kernel(job):  # the batch and gradebook path, not the kernels (graded elsewhere)
+    return grade_submission(dataclasses.replace(job, submission=None, problems=["not run in this test"]))
+
+repo, out = Path(sys.argv[1]), Path(sys.argv[2])
+summary = grade_assignment("batchnorm", repo / "autograder" / "examples" / "batchnorm", course_dir=repo,
+                           out_dir=out, workers=0, progress=False, grade=without_kernel)
+print("\\n".join(summary.lines()))
+"""
+
+
+def test_the_demo_grades_into_a_throwaway_gradebook_without_an_activated_venv(tmp_path):
+    """The README's first command from a shell where nothing is set up: nbgrader runs `alembic` by name to create
+    a gradebook, which is not on PATH unless the venv is activated; the bundled examples' grades go to
+    OUT/gradebook.db, never to the course's gradebook."""
+    import subprocess
+    import sys
+
+    course_book = REPO / "gradebook.db"
+    before = course_book.stat().st_mtime_ns if course_book.exists() else None
+    out = tmp_path / "grading-out"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}  # no venv on PATH, as `su -` gives
+    done = subprocess.run([sys.executable, "-c", DEMO, str(REPO), str(out)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"Gradebook: sqlite:///{out / 'gradebook.db'}" in done.stdout
+    assert (course_book.stat().st_mtime_ns if course_book.exists() else None) == before
+    from nbgrader.api import Gradebook
+
+    from autograder.gradebook import course_settings
+
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}", course_id=course_settings(REPO)[1]) as gb:
+        students = sorted(s.id for s in gb.students)
+    assert students == sorted(p.name for p in (REPO / "autograder" / "examples" / "batchnorm").iterdir()
+                              if p.is_dir() and not p.name.startswith(("_", ".")))
