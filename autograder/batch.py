@@ -375,28 +375,44 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
                 write_grades_csv(out_dir / "grades.csv", rows.values(), grade_ids)
             for result in run_jobs(jobs(), workers=workers, scheduler=scheduler, grade=grade):
                 student = result["student"]
-                try:
-                    doc = write_student_outputs(
-                        result, out_dir, gradebook=writer,
-                        autograded_dir=book_dir / "autograded" if writer is not None else None,
-                        notebook_id=info.source_notebook.stem)
-                except GradebookError as exc:
-                    summary.gradebook_problems.append(f"{student}: {exc}")
-                    doc = gradescope_results(result)
+                failed = bool(result.get("grader_error"))
+                kept = _valid_result_of_same_submission(out_dir, result) if failed else None
+                if kept is not None:  # e.g. --force while the grader is broken: the earlier verdict stands
+                    doc = kept
+                else:
+                    try:
+                        doc = write_student_outputs(
+                            result, out_dir, gradebook=writer,
+                            autograded_dir=book_dir / "autograded" if writer is not None else None,
+                            notebook_id=info.source_notebook.stem)
+                    except GradebookError as exc:
+                        summary.gradebook_problems.append(f"{student}: {exc}")
+                        doc = gradescope_results(result)
                 rows[student] = grades_row(doc)
                 write_grades_csv(out_dir / "grades.csv", rows.values(), grade_ids)
                 summary.graded += 1
-                if not result.get("grader_error"):
-                    summary.scores[student] = (float(result["score"]), _auto_max(doc))
+                if "score" in doc:
+                    summary.scores[student] = (float(doc["score"]), _auto_max(doc))
                 summary.faults.extend((student, p) for p in result["problems"])
-                if result.get("fatal") and result["fatal"] not in result["problems"] and not result.get("grader_error"):
+                if result.get("fatal") and result["fatal"] not in result["problems"] and not failed:
                     summary.faults.append((student, result["fatal"]))
-                if result.get("grader_error"):
+                if failed:
                     summary.grader_errors.append(student)
-                    summary.grader_details[student] = str(result.get("grader_detail", ""))
+                    summary.grader_details[student] = str(result.get("grader_detail", "")) + (
+                        " (the earlier result of the same submission is kept)" if kept is not None else "")
                 bar.set_postfix_str(student, refresh=False)
                 bar.update(1)
     return summary
+
+
+def _valid_result_of_same_submission(out_dir: Path, result: dict) -> dict | None:
+    """The student's results.json when it graded the same submission (same fingerprint) without a grader
+    error: a grader failure never replaces it."""
+    old = read_results(Path(out_dir) / result["student"] / "results.json")
+    extra = (old or {}).get("extra_data", {})
+    if old is None or extra.get("grader_error") or extra.get("fingerprint") != result["fingerprint"]:
+        return None
+    return old if "score" in old else None
 
 
 def _auto_max(doc: dict) -> float:

@@ -458,6 +458,15 @@ def test_a_kernel_that_cannot_start_is_a_grader_error_and_the_next_run_grades_it
     df = pd.read_csv(out / "grades.csv").set_index("student")
     assert {s: float(df.loc[s, "score"]) for s in kinds} == scores
 
+    graded = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file() and p.name != ".grading.lock"}
+    with monkeypatch.context() as m:  # --force while the grader is broken again: the earlier verdicts stand
+        m.setattr(sys, "executable", str(tmp_path / "gone" / "python3"))
+        assert main([*argv, "--force"]) == 1
+    summary = capsys.readouterr().out
+    assert "grader errors 3" in summary and "the earlier result of the same submission is kept" in summary
+    assert {p: p.read_bytes() for p in graded} == graded
+    assert _recorded(course, "ann") == {"test_square": 2.0, "test_add": 1.0, "explain": None}
+
 
 CHECKS_MODULE = "tiny_hidden_checks"
 
