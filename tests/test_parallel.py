@@ -187,6 +187,7 @@ def _worker_env(folder: Path, user) -> Path:
     site = next((venv / "lib").glob("python3*/site-packages"))
     # addsitedir also runs the .pth files there (the editable install of this project)
     (site / "project.pth").write_text(f"import site; site.addsitedir({SITE_PACKAGES!r})\n")
+    (venv / "share").symlink_to(Path(sys.prefix) / "share")  # their data files (nbconvert's templates)
     for path in [folder, *folder.rglob("*")]:
         os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
     return venv / "bin" / "python"
@@ -250,6 +251,9 @@ def test_a_remote_worker_that_cannot_read_the_course_grades_correctly(tmp_path, 
         shutil.rmtree(folder, ignore_errors=True)
     logs_text = "".join(p.read_text(errors="replace")[-2000:] for p in (tmp_path / "logs").glob("*.log"))
     assert summary.graded == 3 and summary.grader_errors == [], (summary.lines(), logs_text)
+    # The only problem allowed: the workers borrow this checkout's packages with the system's Python 3.11.2,
+    # on which soupsieve cannot parse the feedback page's CSS selectors; the plain feedback page is written.
+    assert {p for _, p in summary.faults} <= {"the notebook could not be rendered into feedback (SelectorSyntaxError)"}
     assert summary.scores == {"ann": (3.0, 3.0), "bob": (0.0, 3.0), "cat": (3.0, 3.0)}, summary.lines()
     for student in ("ann", "cat"):
         doc = json.loads((tmp_path / "out" / student / "results.json").read_text())
