@@ -17,7 +17,7 @@ latest one (highest file id, then highest resubmission number) is graded and the
 listed as ignored; ``LATE`` is noted.
 
 Odd entry names in a zip (absolute, ``..``, too long for the file system, repeated, not
-UTF-8) are handled for that entry alone (:func:`extract_zip_with_notes`) and noted with the
+UTF-8 though marked so) are handled for that entry alone (:func:`extract_zip_with_notes`) and noted with the
 submission; they never stop the run.
 
 Student ids are made safe (letters, digits, ``_``, ``-``, ``.``) because they become folder
@@ -35,6 +35,7 @@ import os
 import re
 import shutil
 import stat
+import struct
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -419,6 +420,53 @@ def _member_target(name: str) -> tuple[PurePosixPath | None, list[str]]:
     return fitted, notes
 
 
+def _unflag_non_utf8_names(path: Path) -> set[str]:
+    """Clear the "name is UTF-8" flag of the entries of the zip at ``path`` whose names are not UTF-8.
+
+    Edits the file in place (central directory and local headers); returns those names as
+    they now read (cp437). Raises ``ValueError`` for a zip this cannot walk (zip64, damage).
+    """
+    utf8 = 0x800
+    fixed: set[str] = set()
+    with open(path, "r+b") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - 65_557))
+        tail = fh.read()
+        end = tail.rfind(b"PK\x05\x06")
+        if end < 0 or len(tail) < end + 22:
+            raise ValueError("no end of central directory record")
+        count, cd_size, cd_offset = struct.unpack("<HII", tail[end + 10:end + 20])
+        if cd_offset == 0xFFFFFFFF or cd_offset + cd_size > size:
+            raise ValueError("zip64 or damaged central directory")
+        fh.seek(cd_offset)
+        directory = bytearray(fh.read(cd_size))
+        at = 0
+        for _ in range(count):
+            if directory[at:at + 4] != b"PK\x01\x02":
+                raise ValueError("damaged central directory entry")
+            flags, = struct.unpack("<H", directory[at + 8:at + 10])
+            name_len, extra_len, comment_len = struct.unpack("<HHH", directory[at + 28:at + 34])
+            local, = struct.unpack("<I", directory[at + 42:at + 46])
+            name = bytes(directory[at + 46:at + 46 + name_len])
+            if flags & utf8:
+                try:
+                    name.decode("utf-8")
+                except UnicodeDecodeError:
+                    directory[at + 8:at + 10] = struct.pack("<H", flags & ~utf8)
+                    fh.seek(local)
+                    header = fh.read(8)
+                    if header[:4] != b"PK\x03\x04":
+                        raise ValueError("damaged local file header") from None
+                    local_flags, = struct.unpack("<H", header[6:8])
+                    fh.seek(local + 6)
+                    fh.write(struct.pack("<H", local_flags & ~utf8))
+                    fixed.add(name.decode("cp437"))
+            at += 46 + name_len + extra_len + comment_len
+        fh.seek(cd_offset)
+        fh.write(directory)
+    return fixed
+
+
 def extract_zip(archive: Path, dest: Path, *, limits: ZipLimits = ZipLimits()) -> list[Path]:
     """Extract the notebooks of ``archive`` into ``dest``, refusing anything unsafe.
 
@@ -435,7 +483,8 @@ def extract_zip_with_notes(archive: Path, dest: Path, *,
     Sizes are counted on the bytes actually decompressed, not the headers' claims. Nothing is
     ever written outside ``dest``: absolute and ``..`` names are confined to it, names too long
     for the file system are shortened, and an entry whose name repeats an earlier one replaces
-    it (the later entry of a zip is the later upload); each of these is noted for that file.
+    it (the later entry of a zip is the later upload), a name marked UTF-8 that is not is read
+    as cp437 (as zip names without the mark are); each of these is noted for that file.
 
     Parameters
     ----------
@@ -461,14 +510,17 @@ def extract_zip_with_notes(archive: Path, dest: Path, *,
     root = dest.resolve()
     written: dict[Path, list[str]] = {}
     total = 0
+    relabeled: set[str] = set()
     try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as exc:
+        try:
+            zf = zipfile.ZipFile(archive)
+        except UnicodeDecodeError:  # a name marked UTF-8 that is not: read such names as cp437 instead
+            copy = dest / ".relabeled.zip"  # hidden: never taken for a submission
+            shutil.copyfile(archive, copy)
+            relabeled = _unflag_non_utf8_names(copy)
+            zf = zipfile.ZipFile(copy)
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError) as exc:
         raise UnsafeArchiveError(f"cannot open {archive} as a zip archive: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise UnsafeArchiveError(
-            f"{archive.name}: an entry name is marked UTF-8 but is not valid UTF-8 ({exc.reason} at byte "
-            f"{exc.start}); the archive is damaged: export it again") from exc
     with zf:
         infos = zf.infolist()
         if len(infos) > limits.max_members:
@@ -479,6 +531,8 @@ def extract_zip_with_notes(archive: Path, dest: Path, *,
             if info.is_dir() or not info.filename.lower().endswith(".ipynb"):
                 continue
             rel, notes = _member_target(info.filename)
+            if info.filename in relabeled:
+                notes.insert(0, f"the zip entry name {info.filename!r} was marked UTF-8 but is not; read it as cp437")
             if rel is None or rel.suffix.lower() != ".ipynb":
                 continue
             if any(part.startswith(".") or part == "__MACOSX" for part in rel.parts):
