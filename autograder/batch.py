@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import statistics
 import tempfile
 from collections.abc import Callable, Iterator
@@ -370,7 +371,8 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
                      else contextlib.nullcontext(None))
         with writer_cm as writer, tqdm(total=len(subs), initial=summary.skipped, unit="submission",
                                        desc=f"grading {assignment}", disable=not progress) as bar:
-            summary.gradebook_db = writer.db_url if writer is not None else ""
+            # a database URL may carry a password: never printed
+            summary.gradebook_db = re.sub(r"//([^/:@]*):[^/]*@", r"//\1:***@", writer.db_url) if writer else ""
             if summary.skipped or not todo:
                 write_grades_csv(out_dir / "grades.csv", rows.values(), grade_ids)
             for result in run_jobs(jobs(), workers=workers, scheduler=scheduler, grade=grade):
