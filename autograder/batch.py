@@ -9,6 +9,9 @@ date (same submission bytes, source notebook and grader), grades the others on D
 * ``OUT/<student>/results.json`` (last: its fingerprint marks the student as done)
 * ``OUT/grades.csv`` (rewritten after every student)
 
+The bundled example submissions (``autograder/examples/``) are a demo: their grades go to a
+throwaway gradebook ``OUT/gradebook.db`` (and ``OUT/autograded/``), never to the course's.
+
 All files are written atomically, so stopping the run at any moment loses nothing and
 re-running the same command resumes. One run at a time may write an output folder (a lock
 file refuses a second one).
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import statistics
 import tempfile
 from collections.abc import Callable, Iterator
@@ -30,6 +34,7 @@ import nbformat
 from autograder.gradebook import GradebookError, GradebookWriter
 from autograder.parallel import run_jobs
 from autograder.pipeline import (
+    WRONG_ASSIGNMENT,
     GradingJob,
     GradingOptions,
     SourceNotebookError,
@@ -46,7 +51,7 @@ from autograder.results import (
     write_grades_csv,
 )
 from autograder.sandbox import require_isolation
-from autograder.submissions import Submission, discover_submissions
+from autograder.submissions import Submission, discover_submissions, read_tree_files
 
 __all__ = [
     "AssignmentNotFoundError",
@@ -54,6 +59,7 @@ __all__ = [
     "BatchSummary",
     "Assignment",
     "find_assignment",
+    "is_bundled_example",
     "known_assignments",
     "grade_assignment",
     "write_student_outputs",
@@ -102,15 +108,19 @@ class BatchSummary:
         Up to date from an earlier run.
     grader_errors : list of str
         Students whose grading failed on the grader's side (graded again on the next run).
+    grader_details : dict
+        student -> what failed on the grader's side (for the instructor).
     faults : list of tuple
         (student, problem) for every submission-level problem (no notebook, bad JSON,
         kernel died...).
     scores : dict
-        student -> (score, max autograded score).
+        student -> (score, max autograded score); students with a grader error have none.
     gradebook_problems : list of str
     isolation : dict
         How the students' kernels were isolated (``extra_data.isolation`` of results.json) -> number of
         submissions.
+    gradebook_db : str
+        Where grades were recorded ("" without a gradebook).
     """
 
     assignment: str
@@ -119,10 +129,12 @@ class BatchSummary:
     graded: int = 0
     skipped: int = 0
     grader_errors: list[str] = field(default_factory=list)
+    grader_details: dict[str, str] = field(default_factory=dict)
     faults: list[tuple[str, str]] = field(default_factory=list)
     scores: dict[str, tuple[float, float]] = field(default_factory=dict)
     gradebook_problems: list[str] = field(default_factory=list)
     isolation: dict[str, int] = field(default_factory=dict)
+    gradebook_db: str = ""
 
     def _count_isolation(self, doc: dict) -> None:
         text = str(doc.get("extra_data", {}).get("isolation") or "")
@@ -143,16 +155,23 @@ class BatchSummary:
         if self.scores:
             top = max(m for _, m in self.scores.values())
             out.append(f"Mean autograded score: {self.mean_score:.2f} / {top:g}.")
+        wrong = sorted({s for s, p in self.faults if p.startswith(WRONG_ASSIGNMENT)})
+        if wrong:
+            out.append(f"Notebooks of another assignment ({len(wrong)}): " + ", ".join(wrong))
         if self.faults:
             out.append(f"Submissions with problems ({len({s for s, _ in self.faults})}):")
             out.extend(f"  {s}: {p}" for s, p in self.faults)
         if self.grader_errors:
-            out.append("Grader errors (re-run the command to grade these again): "
+            out.append("Grader errors, not scored (fix the cause and re-run the command to grade these again): "
                        + ", ".join(self.grader_errors))
+            out.extend(f"  {s}: " + " | ".join(self.grader_details[s].splitlines())
+                       for s in self.grader_errors if self.grader_details.get(s))
         if self.gradebook_problems:
             out.append("Not recorded in the gradebook (graded again on the next run):")
             out.extend(f"  {p}" for p in self.gradebook_problems)
         out.append(f"Results in {self.out_dir} (grades.csv, <student>/results.json, feedback.html).")
+        if self.gradebook_db:
+            out.append(f"Gradebook: {self.gradebook_db}")
         return out
 
 
@@ -189,6 +208,14 @@ def find_assignment(course_dir: Path, name: str) -> Assignment:
     return Assignment(name, nb, course_dir / "release" / name)
 
 
+def is_bundled_example(submissions: Path) -> bool:
+    """Whether ``submissions`` is (inside) the grader's bundled example submissions."""
+    import autograder.examples
+
+    examples = Path(autograder.examples.__file__).resolve().parent
+    return Path(submissions).resolve().is_relative_to(examples)
+
+
 @contextlib.contextmanager
 def _locked(out_dir: Path) -> Iterator[None]:
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -223,8 +250,9 @@ def write_student_outputs(result: dict, out_dir: Path, *, gradebook: GradebookWr
     out_dir : Path
         ``OUT``; files go to ``OUT/<student>/``.
     gradebook : GradebookWriter, optional
-        Records the scores when given. When that fails, results.json is not written (so the
-        next run grades the student again) and :class:`GradebookError` is raised.
+        Records the scores when given (never for a grader error: nothing was graded). When
+        that fails, results.json is not written (so the next run grades the student again)
+        and :class:`GradebookError` is raised.
     autograded_dir : Path, optional
         ``<course>/autograded``: the executed notebook is saved there for formgrader.
     notebook_id : str
@@ -232,7 +260,7 @@ def write_student_outputs(result: dict, out_dir: Path, *, gradebook: GradebookWr
     """
     sdir = Path(out_dir) / result["student"]
     atomic_write(sdir / "feedback.html", result["feedback_html"] or "")
-    if gradebook is not None:
+    if gradebook is not None and not result.get("grader_error"):
         if autograded_dir is not None and result.get("notebook"):
             atomic_write(autograded_dir / result["student"] / result["assignment"] / f"{notebook_id}.ipynb",
                          result["notebook"])
@@ -274,7 +302,8 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
         ``options.trusted_notebooks``, grading is refused where student code cannot be isolated (here,
         or, on a remote cluster, each worker's kernels).
     gradebook : bool
-        Record grades in the course's nbgrader gradebook.
+        Record grades in the course's nbgrader gradebook (for the bundled examples, see
+        :func:`is_bundled_example`: in ``OUT/gradebook.db``).
     force : bool
         Grade everyone again, even when up to date.
     progress : bool
@@ -342,43 +371,70 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
                 continue
             todo.append((sub, data, fp))
 
+        # The released files travel with each job: a remote Dask worker need not see the course.
+        release_files = (read_tree_files(info.release_dir, skip_suffixes=(".ipynb",))
+                         if info.release_dir.is_dir() else None)
+
         def jobs() -> Iterator[GradingJob]:
             for sub, data, fp in todo:
                 yield GradingJob(
                     student=sub.student, assignment=assignment, origin=sub.origin, submission=data,
                     problems=list(sub.problems), source_notebook=source_bytes,
                     release_dir=str(info.release_dir), notebook_name=info.source_notebook.name,
-                    fingerprint=fp, options=opts)
+                    fingerprint=fp, options=opts, release_files=release_files)
 
-        writer_cm = (GradebookWriter(course_dir, assignment, info.source_notebook) if gradebook
+        # The bundled examples are a demo: a throwaway gradebook under OUT, never the course's.
+        book_dir = out_dir if is_bundled_example(submissions) else course_dir
+        db_url = f"sqlite:///{out_dir / 'gradebook.db'}" if book_dir == out_dir else None
+        writer_cm = (GradebookWriter(course_dir, assignment, info.source_notebook, db_url=db_url) if gradebook
                      else contextlib.nullcontext(None))
         with writer_cm as writer, tqdm(total=len(subs), initial=summary.skipped, unit="submission",
                                        desc=f"grading {assignment}", disable=not progress) as bar:
+            # a database URL may carry a password: never printed
+            summary.gradebook_db = re.sub(r"//([^/:@]*):[^/]*@", r"//\1:***@", writer.db_url) if writer else ""
             if summary.skipped or not todo:
                 write_grades_csv(out_dir / "grades.csv", rows.values(), grade_ids)
             for result in run_jobs(jobs(), workers=workers, scheduler=scheduler, grade=grade):
                 student = result["student"]
-                try:
-                    doc = write_student_outputs(
-                        result, out_dir, gradebook=writer,
-                        autograded_dir=course_dir / "autograded" if writer is not None else None,
-                        notebook_id=info.source_notebook.stem)
-                except GradebookError as exc:
-                    summary.gradebook_problems.append(f"{student}: {exc}")
-                    doc = gradescope_results(result)
+                failed = bool(result.get("grader_error"))
+                kept = _valid_result_of_same_submission(out_dir, result) if failed else None
+                if kept is not None:  # e.g. --force while the grader is broken: the earlier verdict stands
+                    doc = kept
+                else:
+                    try:
+                        doc = write_student_outputs(
+                            result, out_dir, gradebook=writer,
+                            autograded_dir=book_dir / "autograded" if writer is not None else None,
+                            notebook_id=info.source_notebook.stem)
+                    except GradebookError as exc:
+                        summary.gradebook_problems.append(f"{student}: {exc}")
+                        doc = gradescope_results(result)
                 rows[student] = grades_row(doc)
                 write_grades_csv(out_dir / "grades.csv", rows.values(), grade_ids)
                 summary.graded += 1
-                summary.scores[student] = (float(result["score"]), _auto_max(doc))
+                if "score" in doc:
+                    summary.scores[student] = (float(doc["score"]), _auto_max(doc))
                 summary._count_isolation(doc)
                 summary.faults.extend((student, p) for p in result["problems"])
-                if result.get("fatal") and result["fatal"] not in result["problems"]:
+                if result.get("fatal") and result["fatal"] not in result["problems"] and not failed:
                     summary.faults.append((student, result["fatal"]))
-                if result.get("grader_error"):
+                if failed:
                     summary.grader_errors.append(student)
+                    summary.grader_details[student] = str(result.get("grader_detail", "")) + (
+                        " (the earlier result of the same submission is kept)" if kept is not None else "")
                 bar.set_postfix_str(student, refresh=False)
                 bar.update(1)
     return summary
+
+
+def _valid_result_of_same_submission(out_dir: Path, result: dict) -> dict | None:
+    """The student's results.json when it graded the same submission (same fingerprint) without a grader
+    error: a grader failure never replaces it."""
+    old = read_results(Path(out_dir) / result["student"] / "results.json")
+    extra = (old or {}).get("extra_data", {})
+    if old is None or extra.get("grader_error") or extra.get("fingerprint") != result["fingerprint"]:
+        return None
+    return old if "score" in old else None
 
 
 def _auto_max(doc: dict) -> float:

@@ -68,7 +68,8 @@ examples:
   python -m autograder grade batchnorm canvas_export.zip --out grades/batchnorm --workers 4
       an LMS zip of <student>.ipynb files, 4 local worker processes
   python -m autograder grade dropout submissions/ --scheduler tcp://10.0.0.5:8786
-      on a running Dask cluster (workers need this project installed and the course folder)
+      on a running Dask cluster (workers need this project installed, not the course folder:
+      each job carries the released files)
   python -m autograder grade fc_nets autograder/examples/fc_nets --workers 0
       the bundled example submissions, graded in this process
 
@@ -77,12 +78,16 @@ outputs (in --out, default <course>/grading-out/<assignment>):
   <student>/feedback.html  the executed notebook with per-test results
   grades.csv               student, assignment, score, max_score, one column per test,
                            isolation (how each student's code was isolated)
-and the scores in the course's nbgrader gradebook (unless --no-gradebook).
+and the scores in the course's nbgrader gradebook (unless --no-gradebook; the bundled
+examples in autograder/examples/ go to a throwaway OUT/gradebook.db instead).
 Student code runs isolated (the summary says how; results.json keeps it in extra_data.isolation):
 namespaces as root, user namespaces as an ordinary user, a uid of its own as root in a container
 without CAP_SYS_ADMIN. Where nothing isolates it, grading is refused unless --trusted-notebooks.
-Re-running the same command only grades submissions that changed (or failed on the
-grader's side); --force grades everything again.
+Canvas downloads (name[_LATE]_userid_fileid_file.ipynb) are filed under the name part, the
+latest resubmission graded. A submission the grader itself could not grade (kernel cannot
+start, broken check module, missing release) is a grader error: no score is written, the
+exit code is 1, and re-running the same command grades it again. Otherwise re-running only
+grades submissions that changed; --force grades everything again.
 """
 
 _RELEASE_EPILOG = """\

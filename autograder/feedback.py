@@ -58,7 +58,8 @@ _STYLE = """
 </style>
 """
 
-_STATUS_TEXT = {"passed": "passed", "failed": "failed", "pending": "pending manual grading"}
+_STATUS_TEXT = {"passed": "passed", "failed": "failed", "pending": "pending manual grading",
+                "error": "not graded (grader error)"}
 
 
 def clean_student_html(element) -> str:
@@ -76,6 +77,12 @@ def _fmt_points(x: float) -> str:
     return f"{x:g}"
 
 
+def _points(test) -> str:
+    """``score / points`` of a test; ``- / points`` when it was not graded (grader error)."""
+    score = "-" if _get(test, "status") == "error" else _fmt_points(_get(test, "score"))
+    return f"{score} / {_fmt_points(_get(test, 'points'))}"
+
+
 def _summary_html(tests: Sequence, student: str, assignment: str, problems: Iterable[str],
                   fatal: str | None) -> str:
     e = html.escape
@@ -85,18 +92,20 @@ def _summary_html(tests: Sequence, student: str, assignment: str, problems: Iter
     rows = []
     for t in tests:
         status = _get(t, "status")
-        msg = _get(t, "message") if status == "failed" else ""
+        msg = _get(t, "message") if status in ("failed", "error") else ""
         first = msg.strip().splitlines()[0] if msg.strip() else ""
         rows.append(
             f"<tr><td><a href='#ag-{e(_get(t, 'grade_id'))}'>{e(_get(t, 'grade_id'))}</a></td>"
             f"<td class='ag-status-{e(status)}'>{e(_STATUS_TEXT.get(status, status))}</td>"
-            f"<td>{_fmt_points(_get(t, 'score'))} / {_fmt_points(_get(t, 'points'))}</td>"
+            f"<td>{_points(t)}</td>"
             f"<td>{e(first)}</td></tr>")
+    not_graded = any(_get(t, "status") == "error" for t in tests)  # the grader failed, not the student
     parts = [
         "<div class='ag-box ag-summary'>",
         f"<h2>Grading results: {e(assignment)}</h2>",
-        f"<p>Student: <b>{e(student)}</b>. Autograded score: <b>{_fmt_points(score)} / "
-        f"{_fmt_points(auto_max)}</b>",
+        f"<p>Student: <b>{e(student)}</b>. "
+        + (f"Autograded score: <b>not graded yet</b> ({_fmt_points(auto_max)} points)" if not_graded else
+           f"Autograded score: <b>{_fmt_points(score)} / {_fmt_points(auto_max)}</b>"),
     ]
     if manual_max:
         unit = "point" if manual_max == 1 else "points"
@@ -125,7 +134,7 @@ def _test_html(t) -> str:
     gid = _get(t, "grade_id")
     head = (f"<b>Test {e(gid)}</b>: <span class='ag-status-{e(status)}'>"
             f"{e(_STATUS_TEXT.get(status, status))}</span> "
-            f"({_fmt_points(_get(t, 'score'))} / {_fmt_points(_get(t, 'points'))} points)")
+            f"({_points(t)} points)")
     msg = _get(t, "message") if status != "passed" else ""
     body = f"<pre>{e(msg)}</pre>" if msg and status != "pending" else ""
     return f"<div class='ag-box ag-{e(status)}' id='ag-{e(gid)}'>{head}{body}</div>"

@@ -14,13 +14,16 @@ from the source notebook with nbgrader's own ``SaveCells`` preprocessor.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sysconfig
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import nbformat
 
-__all__ = ["GradebookError", "GradebookWriter", "course_settings"]
+__all__ = ["GradebookError", "GradebookWriter", "course_settings", "interpreter_scripts_on_path"]
 
 
 class GradebookError(RuntimeError):
@@ -45,6 +48,28 @@ def course_settings(course_dir: Path) -> tuple[str, str]:
         db_url = cd.get("db_url") or db_url
         course_id = cd.get("course_id") or course_id
     return db_url, course_id
+
+
+@contextlib.contextmanager
+def interpreter_scripts_on_path() -> Iterator[None]:
+    """Put the running interpreter's script folder (e.g. ``.venv/bin``) first on ``PATH`` meanwhile.
+
+    nbgrader runs the ``alembic`` command by name when it creates a gradebook; from a virtual
+    environment that was not activated (``.venv/bin/python -m autograder ...``) that command is
+    not on ``PATH`` and gradebook creation fails with ``No such file or directory: 'alembic'``.
+    ``PATH`` is restored on exit.
+    """
+    scripts = sysconfig.get_path("scripts")  # <sys.prefix>/bin: where this environment's commands are
+    old = os.environ.get("PATH")
+    parts = (old or os.defpath).split(os.pathsep)
+    os.environ["PATH"] = os.pathsep.join([scripts, *(p for p in parts if p != scripts)])
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("PATH", None)
+        else:
+            os.environ["PATH"] = old
 
 
 class GradebookWriter:
@@ -77,12 +102,13 @@ class GradebookWriter:
     def __enter__(self) -> GradebookWriter:
         from nbgrader.api import Gradebook
 
-        self.gb = Gradebook(self.db_url, course_id=self.course_id)
-        try:
-            self._ensure_assignment()
-        except BaseException:
-            self.close()
-            raise
+        with interpreter_scripts_on_path():  # nbgrader calls `alembic` by name for a new gradebook
+            self.gb = Gradebook(self.db_url, course_id=self.course_id)
+            try:
+                self._ensure_assignment()
+            except BaseException:
+                self.close()
+                raise
         return self
 
     def __exit__(self, *exc) -> None:

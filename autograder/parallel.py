@@ -5,8 +5,10 @@ its own student kernel) and returns the result dict; the caller's process receiv
 results as they complete and is the only one that writes files and the gradebook.
 
 * Default: a ``distributed.LocalCluster`` with ``N`` single-threaded worker processes.
-* ``scheduler="tcp://host:port"``: a ``Client`` on an existing scheduler (workers there
-  must have this project installed, and see the course folder at the same path).
+* ``scheduler="tcp://host:port"``: a ``Client`` on an existing scheduler. Workers there
+  must have this project installed (the grader and its hidden checks), but need not see the
+  course folder: a job carries the submission, the source notebook and the released files
+  (:attr:`autograder.pipeline.GradingJob.release_files`).
 * ``workers=0``: no Dask at all, grade in this process one by one (debugging).
 
 A worker that dies (killed, out of memory) loses its running task; the scheduler

@@ -10,8 +10,11 @@ The steps, in order (:data:`STEPS`), each a function ``step(state) -> None`` on 
 
 1. :func:`parse_source` -- graded cells (grade_id, points, test code) from the instructor's
    **source** notebook; the submission's metadata is never trusted for this.
+   :func:`check_grader` -- the test cells compile and the modules they import (the hidden
+   checks) import in this process.
 2. :func:`load_submission` -- safe read of the submitted bytes (bad JSON, non-UTF-8, huge
-   files), normalized, saved outputs dropped.
+   files), normalized, saved outputs dropped; a notebook of another assignment is flagged
+   (:func:`wrong_assignment`).
 3. :func:`prepare_workdir` -- a fresh scratch folder with only the released files and the
    student's notebook.
 4. :func:`start_kernel` -- the resource-limited student kernel (:mod:`autograder.sandbox`).
@@ -28,14 +31,26 @@ The steps, in order (:data:`STEPS`), each a function ``step(state) -> None`` on 
 
 Writing the outputs (results.json, feedback.html, grades.csv, gradebook) happens in the
 main process, see :mod:`autograder.results` and :mod:`autograder.gradebook`.
+
+**Grader errors are never a student's zero.** When the grader itself fails -- the kernel
+cannot start or be restarted, the kernel dies before any student code ran, a check module
+cannot be imported or has a programming error (``NameError``, ``ImportError``), a step raises
+-- the result is marked ``grader_error``: its tests have status ``"error"``, its score is None,
+no score is written anywhere (results.json, grades.csv, gradebook), the student is told the
+grader failed (not their code), and the next run grades it again. The student's own kernel
+deaths (``os._exit``, memory, time) stay the student's failures.
 """
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
+import importlib
+import importlib.util
 import io
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -46,7 +61,7 @@ from typing import Any
 
 import nbformat
 
-from autograder.submissions import copy_tree_files, load_notebook_bytes
+from autograder.submissions import copy_tree_files, load_notebook_bytes, write_tree_files
 
 __all__ = [
     "GRADER_VERSION",
@@ -62,8 +77,11 @@ __all__ = [
     "grader_fingerprint",
     "job_fingerprint",
     "parse_source",
+    "check_grader",
     "parse_source_notebook",
     "load_submission",
+    "wrong_assignment",
+    "WRONG_ASSIGNMENT",
     "prepare_workdir",
     "start_kernel",
     "execute_student_notebook",
@@ -195,12 +213,17 @@ class GradingJob:
     source_notebook : bytes
         The instructor's source notebook file.
     release_dir : str
-        Folder of released files copied next to the student's notebook.
+        Folder of released files copied next to the student's notebook (on the machine that
+        grades), used when ``release_files`` is None.
     notebook_name : str
         File name the student's notebook gets in the scratch folder.
     fingerprint : str
         Hash of submission, source notebook and grader (see :func:`job_fingerprint`).
     options : GradingOptions
+    release_files : dict of str to bytes, optional
+        The released files themselves (relative POSIX path -> content), written next to the
+        student's notebook instead of reading ``release_dir``: a job carries everything it
+        needs, so a Dask worker that cannot see the course folder grades it correctly.
     """
 
     student: str
@@ -213,6 +236,7 @@ class GradingJob:
     notebook_name: str
     fingerprint: str
     options: GradingOptions = field(default_factory=GradingOptions)
+    release_files: dict[str, bytes] | None = None
 
 
 @dataclass
@@ -229,7 +253,8 @@ class TestResult:
     score : float
         Points earned (0 for manual cells until graded by hand).
     status : str
-        ``"passed"``, ``"failed"`` or ``"pending"`` (manual grading).
+        ``"passed"``, ``"failed"``, ``"pending"`` (manual grading) or ``"error"`` (not graded:
+        the grader failed, see the module docstring).
     message : str
         Student-facing explanation; never the hidden test's code.
     duration : float
@@ -263,10 +288,12 @@ class GradingState:
 
     job: GradingJob
     graded: list[GradedCell] = field(default_factory=list)
+    source_ids: set[str] = field(default_factory=set)
     notebook: Any = None
     problems: list[str] = field(default_factory=list)
     fatal: str | None = None
     grader_error: bool = False
+    grader_detail: str = ""
     workdir: Path | None = None
     kernel: Any = None
     isolation: str = ""
@@ -289,6 +316,18 @@ class GradingState:
     def note(self, problem: str) -> None:
         if problem not in self.problems:
             self.problems.append(problem)
+
+    def grader_failed(self, reason: str, detail: str = "") -> None:
+        """Record that the grader (not the submission) failed: nothing of this run is scored.
+
+        ``reason`` is shown to the student; ``detail`` (the underlying error, whose wording may
+        come from code that assumes the student is at fault) only to the instructor.
+        """
+        if not self.grader_error:
+            self.fatal = (f"not graded: the grader failed on its side ({reason}). This is not a problem "
+                          "with your submission; it will be graded again.")
+            self.grader_detail = _clip(f"{reason}: {detail}" if detail else reason, 1000)
+        self.grader_error = True
 
 
 # --------------------------------------------------------------------------- fingerprints
@@ -412,6 +451,81 @@ def parse_source(state: GradingState) -> None:
     """Step 1: read the graded cells from the instructor's source notebook."""
     nb = nbformat.reads(state.job.source_notebook.decode("utf-8"), as_version=4)
     state.graded = parse_source_notebook(nb)
+    state.source_ids = _grade_ids(nb)
+
+
+def _grade_ids(nb) -> set[str]:
+    """The nbgrader grade_ids of every cell of a notebook (solution, test and locked cells)."""
+    return {gid for cell in nb.cells if isinstance(gid := _nbgrader(cell).get("grade_id"), str) and gid}
+
+
+#: The problem that flags a notebook of another assignment (see :func:`load_submission`).
+WRONG_ASSIGNMENT = "wrong assignment"
+
+
+def wrong_assignment(nb, source_ids: set[str], assignment: str) -> str | None:
+    """A problem text when ``nb`` looks like a notebook of another assignment, else None.
+
+    Judged by the nbgrader grade_ids of its cells: when fewer than half of them belong to
+    the source notebook of ``assignment``, the student most likely uploaded another
+    assignment's notebook (the four course notebooks share at most 4 ids). A notebook without
+    any grade_id (copied into a new notebook) cannot be judged and is not flagged.
+    """
+    ids = _grade_ids(nb)
+    if not ids or not source_ids:
+        return None
+    mine = ids & source_ids
+    if 2 * len(mine) >= len(ids):
+        return None
+    others = ", ".join(sorted(ids - source_ids)[:4])
+    return (f"{WRONG_ASSIGNMENT}: this notebook does not look like {assignment}: only {len(mine)} of its "
+            f"{len(ids)} graded cells belong to it (others: {others}...). Was another assignment's notebook "
+            "submitted? Submit your " + assignment + " notebook.")
+
+
+def _imported_modules(source: str) -> list[str]:
+    """The modules a test cell imports (``import a.b``, ``from a.b import c``: ``a.b``, ``a.b.c``...)."""
+    from autograder.remote import strip_magics
+
+    names: list[str] = []
+    for node in ast.walk(ast.parse(strip_magics(source))):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+            # ``from autograder.checks import batchnorm``: the name may be a submodule
+            names.extend(f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*")
+    return list(dict.fromkeys(names))
+
+
+def check_grader(state: GradingState) -> None:
+    """Step 1b: every autograded test cell compiles and the modules it imports load here.
+
+    A hidden-check module missing on this machine (a Dask worker without the project) or
+    broken (a syntax or import error) would otherwise fail every student's test with
+    "error while checking"; it is a grader error instead, found before the kernel starts.
+    """
+    for g in state.graded:
+        if g.kind != "auto":
+            continue
+        try:
+            modules = _imported_modules(g.source)
+        except SyntaxError as exc:
+            raise SourceNotebookError(f"test cell {g.grade_id!r} is not valid Python (line {exc.lineno})") from exc
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                parent = name.rpartition(".")[0]
+                if exc.name == name and parent and importlib.util.find_spec(parent) is not None:
+                    continue  # ``from package import attribute``: not a submodule
+                state.grader_failed(f"the module {name} of test {g.grade_id} is missing on the grading machine",
+                                    str(exc))
+                return
+            except Exception as exc:  # noqa: BLE001 - any failure of the grader's own module
+                state.grader_failed(f"the module {name} of test {g.grade_id} fails to import",
+                                    f"{type(exc).__name__}: {exc}")
+                return
 
 
 def load_submission(state: GradingState) -> None:
@@ -419,25 +533,34 @@ def load_submission(state: GradingState) -> None:
     for p in state.job.problems:
         state.note(p)
     if state.job.submission is None:
-        state.fatal = state.job.problems[0] if state.job.problems else "no notebook found"
+        state.fatal = state.fatal or (state.job.problems[0] if state.job.problems else "no notebook found")
         return
     loaded = load_notebook_bytes(state.job.submission)
     for p in loaded.problems:
         state.note(p)
     if loaded.notebook is None:
-        state.fatal = loaded.problems[-1]
+        state.fatal = state.fatal or loaded.problems[-1]
         return
     state.notebook = loaded.notebook
+    wrong = wrong_assignment(loaded.notebook, state.source_ids, state.job.assignment)
+    if wrong:
+        state.note(wrong)
 
 
 def prepare_workdir(state: GradingState) -> None:
     """Step 3: a fresh scratch folder with the released files and the student's notebook only."""
-    if state.notebook is None:
+    if state.notebook is None or state.grader_error:
+        return
+    release = Path(state.job.release_dir)
+    if state.job.release_files is None and not release.is_dir():
+        state.grader_failed(f"the assignment's released files ({release}) are missing on the grading machine; "
+                            f"the instructor must run 'python -m autograder release {state.job.assignment}'")
         return
     workdir = Path(tempfile.mkdtemp(prefix=f"ag-{state.job.student[:20]}-"))
     state.workdir = workdir
-    release = Path(state.job.release_dir)
-    if release.is_dir():
+    if state.job.release_files is not None:
+        write_tree_files(state.job.release_files, workdir)
+    else:
         copy_tree_files(release, workdir, skip_suffixes=(".ipynb",))
     nbformat.write(state.notebook, workdir / state.job.notebook_name)
 
@@ -461,13 +584,15 @@ def start_kernel(state: GradingState) -> None:
                                        limits=limits, hide=tuple(opts.hide),
                                        isolate=None if opts.trusted_notebooks else True)
         state.kernel = state.stack.enter_context(kernel)
-    except Exception as exc:  # KernelError and whatever the OS says
-        state.fatal = f"the grader could not start a Python kernel for this submission ({exc}); " \
-                      "it will be graded again on the next run"
-        state.grader_error = True
+    except Exception as exc:  # KernelError and whatever the OS says; no student code has run yet
+        state.grader_failed("it could not start a Python kernel", f"{type(exc).__name__}: {exc}")
         return
     state.isolation = str(getattr(state.kernel, "isolation", "") or "")
-    _run(state, PREAMBLE, 30.0)
+    ran = _run(state, PREAMBLE, 30.0)
+    if ran.status != "ok" or not _kernel_alive(state):  # before any student code: the grader's fault
+        why = ran.error or "".join(str(o.get("text", "")) for o in ran.outputs if isinstance(o, dict))
+        state.grader_failed("the new Python kernel failed before running any of your code",
+                            f"{ran.status}: {why.strip()}")
 
 
 def _run(state: GradingState, source: str, timeout: float) -> _Cell:
@@ -516,8 +641,7 @@ def _recover(state: GradingState, before: int | None) -> bool:
         try:
             state.kernel.restart()
         except Exception as exc:
-            state.fatal = f"the kernel could not be restarted ({exc})"
-            state.grader_error = True
+            state.grader_failed("it could not restart the Python kernel", f"{type(exc).__name__}: {exc}")
             return False
         _run(state, PREAMBLE, 30.0)
         clean = True
@@ -611,6 +735,13 @@ def execute_student_notebook(state: GradingState) -> None:
             return
 
 
+#: "error while checking: NameError: ..." from :func:`autograder.remote.run_graded_cell`: a
+#: programming error of the grader's own check code (the student's exceptions come back as
+#: "your code raised ..."), so the test was not graded.
+_GRADER_BUG = re.compile(r"^error while checking: (NameError|UnboundLocalError|ImportError|ModuleNotFoundError)"
+                         r"\b")
+
+
 def _run_graded_cell():
     from autograder.remote import run_graded_cell
 
@@ -642,8 +773,12 @@ def run_tests(state: GradingState) -> None:
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
                 outcome = run_graded_cell(state.kernel, g.source, timeout=min(opts.test_timeout, left))
             passed, message = bool(outcome.passed), str(outcome.message or "")
-        except Exception as exc:
-            passed, message = False, f"the test could not be run ({type(exc).__name__}: {exc})"
+        except Exception as exc:  # run_graded_cell reports student and kernel failures, never raises them
+            state.grader_failed(f"test {g.grade_id} could not be run", f"{type(exc).__name__}: {exc}")
+            return
+        if not passed and _GRADER_BUG.match(message):
+            state.grader_failed(f"the check of test {g.grade_id} has a bug", message)
+            return
         duration = time.monotonic() - t0
         died = not _kernel_alive(state)
         if died:  # died, or was stopped at the deadline: the test fails, the kernel is restarted
@@ -700,7 +835,7 @@ def render_feedback(state: GradingState) -> None:
         state.feedback_html = fallback_html(state.tests, **kwargs)
 
 
-STEPS = (parse_source, load_submission, prepare_workdir, start_kernel, execute_student_notebook,
+STEPS = (parse_source, check_grader, load_submission, prepare_workdir, start_kernel, execute_student_notebook,
          run_tests, stop_kernel, render_feedback)
 
 
@@ -713,6 +848,10 @@ def _cleanup(state: GradingState) -> None:
 
 def _complete_tests(state: GradingState) -> None:
     """Give every graded cell a result (a step that crashed may have left some out), in source order."""
+    if state.grader_error:  # nothing of this run counts: every autograded test is "not graded"
+        state.tests = [t for t in state.tests if t.kind != "auto"]
+        state.tests.extend(TestResult(g.grade_id, "auto", g.points, 0.0, "error", state.fatal or "not graded")
+                           for g in state.graded if g.kind == "auto")
     done = {t.grade_id for t in state.tests}
     for g in state.graded:
         if g.grade_id not in done:
@@ -727,9 +866,10 @@ def _complete_tests(state: GradingState) -> None:
 def build_result(state: GradingState) -> dict:
     """The plain result dict of one submission (what a Dask task returns).
 
-    Keys: student, assignment, origin, fingerprint, grader_error, score, max_score,
-    execution_time, problems, fatal, isolation, tests (list of TestResult dicts),
-    feedback_html, notebook (executed notebook as JSON text, or None).
+    Keys: student, assignment, origin, fingerprint, grader_error, grader_detail (what failed,
+    for the instructor), score (None for a grader error), max_score, execution_time,
+    problems, fatal, isolation, tests (list of TestResult dicts), feedback_html, notebook
+    (executed notebook as JSON text, or None).
     """
     _complete_tests(state)
     nb = executed_notebook(state)
@@ -739,7 +879,8 @@ def build_result(state: GradingState) -> dict:
         "origin": state.job.origin,
         "fingerprint": state.job.fingerprint,
         "grader_error": state.grader_error,
-        "score": float(sum(t.score for t in state.tests)),
+        "grader_detail": state.grader_detail,
+        "score": None if state.grader_error else float(sum(t.score for t in state.tests)),
         "max_score": float(sum(t.points for t in state.tests)),
         "execution_time": time.monotonic() - state.started,
         "problems": list(state.problems),
@@ -773,11 +914,9 @@ def grade_submission(job: GradingJob) -> dict:
                 # stopped and feedback is still written.
                 what = traceback.format_exception_only(type(exc), exc)[-1].strip()
                 if isinstance(exc, SourceNotebookError):
-                    reason = f"the instructor's source notebook is invalid: {exc}"
+                    state.grader_failed("the instructor's source notebook is invalid", str(exc))
                 else:
-                    reason = f"internal grader error in {step.__name__} ({what})"
-                state.fatal = state.fatal or reason + "; it will be graded again on the next run"
-                state.grader_error = True
+                    state.grader_failed(f"internal error in its step {step.__name__}", what)
     finally:
         _cleanup(state)
     return build_result(state)
@@ -791,11 +930,10 @@ def error_result(job: GradingJob, reason: str) -> dict:
     state = GradingState(job)
     with contextlib.suppress(Exception):
         parse_source(state)
-    state.fatal = reason
-    state.grader_error = True
     with contextlib.suppress(Exception):
         load_submission(state)
-    state.fatal = reason
+    state.fatal = None
+    state.grader_failed(reason)
     run_tests(state)
     render_feedback(state)
     return build_result(state)

@@ -96,13 +96,19 @@ def gradescope_results(result: Mapping) -> dict:
     Returns
     -------
     dict
-        With top-level score, execution_time, output, visibility, stdout_visibility,
-        extra_data (student, assignment, fingerprint, grader_error, problems, isolation: how the
-        student's kernel was isolated, "" when no kernel ran) and one test per
+        With top-level score (none for a grader error, see below), execution_time, output,
+        visibility, stdout_visibility, extra_data (student, assignment, fingerprint, grader_error,
+        problems, isolation: how the student's kernel was isolated, "" when no kernel ran) and one test per
         graded cell (name, number, score, max_score, status, output, visibility,
         extra_data with grade_id and kind). Manually graded cells have no status (the
         format knows only passed/failed) and say "pending manual grading".
+
+        A grader error (``result["grader_error"]``: the grader failed, not the submission)
+        has no score at all, neither top-level nor per test: the document is then *not* a
+        valid Gradescope result on purpose (Gradescope reports "autograder failed" instead
+        of a zero), and grades.csv and the gradebook get no score either.
     """
+    failed = bool(result.get("grader_error"))
     tests = []
     for k, t in enumerate(result["tests"], start=1):
         entry = {
@@ -116,10 +122,13 @@ def gradescope_results(result: Mapping) -> dict:
         }
         if t["status"] in ("passed", "failed"):
             entry["status"] = t["status"]
+        if failed:  # nothing was graded
+            del entry["score"]
         tests.append(entry)
     auto_max = sum(t["points"] for t in result["tests"] if t["kind"] == "auto")
     manual_max = sum(t["points"] for t in result["tests"] if t["kind"] == "manual")
-    lines = [f"Autograded score: {_num(result['score'])} / {_num(auto_max)}"
+    lines = [(f"Not graded yet (grader error), {_num(auto_max)} autograded points" if failed
+              else f"Autograded score: {_num(result['score'])} / {_num(auto_max)}")
              + (f" (plus {_num(manual_max)} point{'' if manual_max == 1 else 's'} graded by hand)"
                 if manual_max else "") + "."]
     if result.get("fatal"):
@@ -128,7 +137,7 @@ def gradescope_results(result: Mapping) -> dict:
         if p != result.get("fatal"):
             lines.append("- " + p)
     return {
-        "score": _num(result["score"]),
+        **({} if failed else {"score": _num(result["score"])}),
         "execution_time": int(round(result.get("execution_time", 0.0))),
         "output": "\n".join(lines),
         "visibility": "visible",
@@ -138,7 +147,8 @@ def gradescope_results(result: Mapping) -> dict:
             "student": result["student"],
             "assignment": result["assignment"],
             "fingerprint": result["fingerprint"],
-            "grader_error": bool(result.get("grader_error")),
+            "grader_error": failed,
+            **({"grader_error_detail": str(result.get("grader_detail", ""))} if failed else {}),
             "problems": list(result.get("problems", [])),
             "isolation": str(result.get("isolation") or ""),
         },
@@ -164,19 +174,20 @@ def read_results(path: Path) -> dict | None:
 def grades_row(doc: Mapping) -> dict:
     """One grades.csv row from a results.json document.
 
-    Per-test columns hold the points earned; manually graded cells pending review are empty.
+    Per-test columns hold the points earned; manually graded cells pending review are empty,
+    and so are the score and every test of a grader error (nothing was graded).
     """
     extra = doc["extra_data"]
     row = {
         "student": extra["student"],
         "assignment": extra["assignment"],
-        "score": doc["score"],
+        "score": doc.get("score", ""),
         "max_score": _num(sum(t.get("max_score", 0) for t in doc.get("tests", []))),
     }
     for t in doc.get("tests", []):
         te = t.get("extra_data", {})
         gid = te.get("grade_id", t.get("name", ""))
-        row[gid] = "" if te.get("status") == "pending" else t.get("score", 0)
+        row[gid] = t.get("score", "") if te.get("status") in ("passed", "failed") else ""
     row[GRADES_ISOLATION_COLUMN] = isolation_mode(str(extra.get("isolation") or ""))
     return row
 

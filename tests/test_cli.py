@@ -80,10 +80,11 @@ def test_bad_option_values_are_usage_errors(capsys, course, submissions):
 
 def test_unsafe_zip_is_refused_clearly(capsys, course, tmp_path):
     archive = tmp_path / "evil.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        zf.writestr("../../evil.ipynb", b"{}")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("../../evil.ipynb", b"0" * (20 * 1024 * 1024))  # compresses ~1000x
     code, _, err = run(["grade", "tiny", archive, "--course", course, "--out", tmp_path / "o"], capsys)
-    assert code == 2 and "outside the extraction folder" in err
+    assert code == 2 and "refusing a possible zip bomb" in err and err.startswith("error: ")
+    assert not (tmp_path / "evil.ipynb").exists()
 
 
 def test_a_second_run_on_the_same_output_is_refused(capsys, course, submissions, tmp_path):

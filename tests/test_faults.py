@@ -375,3 +375,155 @@ def test_a_killed_grader_leaves_no_kernel_behind(tmp_path):
 def test_no_input_or_project_file_changes(batch):
     assert batch.input_changes() == []
     assert batch.repo_changes() == []  # tracked files and root grading outputs, while grading
+
+
+# --------------------------------------------------------------------------- grader failures (issue 8, point 8)
+# A submission the grader could not grade is a grader error, never the student's zero: no score in results.json,
+# grades.csv or the gradebook, a non-zero exit, a text that does not blame the student, and the next run grades it.
+# Each failure below is real (an interpreter that does not exist, a hidden-check module that is missing or has a
+# bug, a release folder that is gone); then the cause is fixed and the same command grades everyone normally.
+
+GRADER_ERROR_WORDS = "not a problem with your submission"
+
+
+def _tiny_batch(tmp_path: Path, kinds: dict[str, str]) -> tuple[Path, Path, Path]:
+    """The tiny course, a flat folder with one notebook per student (kind from grading_fixture), an output folder."""
+    import grading_fixture as fx
+
+    course = fx.make_course(tmp_path / "course")
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for student, kind in kinds.items():
+        (subs / f"{student}.ipynb").write_bytes(fx.student_notebook(kind))
+    return course, subs, tmp_path / "out"
+
+
+def _recorded(course: Path, student: str) -> dict[str, float | None] | None:
+    """The gradebook's auto scores of ``student`` for the tiny assignment, or None without a submission."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from autograder.gradebook import course_settings
+
+    url, course_id = course_settings(course)
+    with Gradebook(url, course_id=course_id) as gb:
+        try:
+            sub = gb.find_submission("tiny", student)
+        except MissingEntry:
+            return None
+        return {g.name: g.auto_score for nb in sub.notebooks for g in nb.grades}
+
+
+def _assert_grader_error(out: Path, course: Path, student: str, words: str) -> dict:
+    doc = json.loads((out / student / "results.json").read_text())
+    assert doc["extra_data"]["grader_error"] is True and words in doc["extra_data"]["grader_error_detail"]
+    assert "score" not in doc and not any("score" in t for t in doc["tests"])  # nothing scored, not 0
+    assert [t["extra_data"]["status"] for t in doc["tests"]] == ["error", "error", "pending"]
+    assert GRADER_ERROR_WORDS in doc["output"] and "your code" not in doc["output"]
+    page = (out / student / "feedback.html").read_text()
+    assert "not graded yet" in page and GRADER_ERROR_WORDS in page
+    assert "kernel running your code" not in page and "crash" not in page.lower()
+    row = pd.read_csv(out / "grades.csv", dtype=str, keep_default_na=False).set_index("student").loc[student]
+    assert row["score"] == row["test_square"] == row["test_add"] == ""
+    assert _recorded(course, student) is None
+    return doc
+
+
+def test_a_kernel_that_cannot_start_is_a_grader_error_and_the_next_run_grades_it(tmp_path, monkeypatch, capsys):
+    from autograder.cli import main
+
+    kinds = {"ann": "solution", "bob": "blank", "cat": "test_kills_kernel"}
+    course, subs, out = _tiny_batch(tmp_path, kinds)
+    argv = ["grade", "tiny", str(subs), "--course", str(course), "--out", str(out), "--workers", "0",
+            "--no-progress"]
+    with monkeypatch.context() as m:  # an interpreter that cannot be executed: no kernel can start
+        m.setattr(sys, "executable", str(tmp_path / "gone" / "python3"))
+        assert main(argv) == 1
+    summary = capsys.readouterr().out
+    assert "grader errors 3" in summary and "Mean autograded score" not in summary
+    assert "Grader errors, not scored" in summary and "ann, bob, cat" in summary and "gone/python3" in summary
+    before = {s: _assert_grader_error(out, course, s, "could not start a Python kernel") for s in kinds}
+
+    assert main(argv) == 0  # the cause is gone; the same command, no --force
+    summary = capsys.readouterr().out
+    assert "graded 3, up to date 0, grader errors 0" in summary
+    for student in kinds:
+        doc = json.loads((out / student / "results.json").read_text())
+        validate_results(doc)
+        assert doc["extra_data"]["fingerprint"] == before[student]["extra_data"]["fingerprint"]
+        assert not doc["extra_data"]["grader_error"]
+    scores = {s: json.loads((out / s / "results.json").read_text())["score"] for s in kinds}
+    # cat's add() kills the kernel when the test calls it: the student's own fault, a 0 for that test
+    assert scores == {"ann": 3, "bob": 0, "cat": 2}
+    assert _recorded(course, "cat") == {"test_square": 2.0, "test_add": 0.0, "explain": None}
+    df = pd.read_csv(out / "grades.csv").set_index("student")
+    assert {s: float(df.loc[s, "score"]) for s in kinds} == scores
+
+    graded = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file() and p.name != ".grading.lock"}
+    with monkeypatch.context() as m:  # --force while the grader is broken again: the earlier verdicts stand
+        m.setattr(sys, "executable", str(tmp_path / "gone" / "python3"))
+        assert main([*argv, "--force"]) == 1
+    summary = capsys.readouterr().out
+    assert "grader errors 3" in summary and "the earlier result of the same submission is kept" in summary
+    assert {p: p.read_bytes() for p in graded} == graded
+    assert _recorded(course, "ann") == {"test_square": 2.0, "test_add": 1.0, "explain": None}
+
+
+CHECKS_MODULE = "tiny_hidden_checks"
+
+
+def _course_with_check_module(course: Path) -> None:
+    """Make the tiny source notebook's test_add call a hidden-check module, as the real assignments do."""
+    source = course / "source" / "tiny" / "tiny.ipynb"
+    nb = nbformat.read(source, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_add")
+    cell.source += (f"### BEGIN HIDDEN TESTS\nfrom {CHECKS_MODULE} import check_add as _check\n_check(add)\n"
+                    "### END HIDDEN TESTS\n")
+    nbformat.write(nb, source)
+
+
+def test_a_missing_or_broken_check_module_is_a_grader_error_until_fixed(tmp_path, monkeypatch):
+    from autograder.batch import grade_assignment
+
+    kinds = {"ann": "solution", "dan": "partial"}
+    course, subs, out = _tiny_batch(tmp_path, kinds)
+    _course_with_check_module(course)
+    checks = tmp_path / "checks"
+    checks.mkdir()
+    monkeypatch.syspath_prepend(str(checks))
+
+    def grade():
+        monkeypatch.delitem(sys.modules, CHECKS_MODULE, raising=False)  # a new grading process imports afresh
+        return grade_assignment("tiny", subs, course_dir=course, out_dir=out, workers=0, progress=False)
+
+    summary = grade()  # not on this machine at all: found before any kernel starts
+    assert summary.grader_errors == ["ann", "dan"] and summary.scores == {}
+    for s in kinds:
+        _assert_grader_error(out, course, s, f"module {CHECKS_MODULE} of test test_add is missing")
+
+    (checks / f"{CHECKS_MODULE}.py").write_text(  # a check with a programming error: NameError when called
+        "def check_add(add):\n    assert add(-1, 1) == 0, 'add is wrong for negative numbers'\n"
+        "    return undefined_helper(add)\n")
+    summary = grade()
+    # ann's correct add reaches the bug: a grader error; dan's wrong add fails the assertion before it: his 0
+    assert summary.grader_errors == ["ann"] and summary.scores == {"dan": (2.0, 3.0)}
+    doc = _assert_grader_error(out, course, "ann", "has a bug")
+    assert "NameError" in doc["extra_data"]["grader_error_detail"]
+    assert _recorded(course, "dan") == {"test_square": 2.0, "test_add": 0.0, "explain": None}
+
+    (checks / f"{CHECKS_MODULE}.py").write_text(
+        "def check_add(add):\n    assert add(-1, 1) == 0, 'add is wrong for negative numbers'\n")
+    summary = grade()
+    assert summary.grader_errors == [] and summary.graded == 1 and summary.skipped == 1  # dan was up to date
+    assert summary.scores == {"ann": (3.0, 3.0), "dan": (2.0, 3.0)}
+    assert _recorded(course, "ann") == {"test_square": 2.0, "test_add": 1.0, "explain": None}
+
+
+def test_a_missing_release_is_a_grader_error(tmp_path):
+    from autograder.batch import grade_assignment
+
+    course, subs, out = _tiny_batch(tmp_path, {"ann": "solution"})
+    shutil.rmtree(course / "release" / "tiny")
+    summary = grade_assignment("tiny", subs, course_dir=course, out_dir=out, workers=0, progress=False)
+    assert summary.grader_errors == ["ann"]
+    doc = _assert_grader_error(out, course, "ann", "released files")
+    assert "python -m autograder release tiny" in doc["output"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -151,5 +152,109 @@ def test_local_cluster_grades_and_turns_failed_tasks_into_results(tmp_path):
     assert set(results) == {"amy", "crash1"}
     assert results["amy"]["fatal"] == "no notebook found" and not results["amy"]["grader_error"]
     crashed = results["crash1"]
-    assert crashed["grader_error"] and "RuntimeError: grader bug" in crashed["fatal"]
-    assert [t["status"] for t in crashed["tests"]] == ["failed", "failed", "pending"]
+    assert crashed["grader_error"] and "RuntimeError: grader bug" in crashed["grader_detail"]
+    assert crashed["score"] is None and [t["status"] for t in crashed["tests"]] == ["error", "error", "pending"]
+
+
+# --------------------------------------------------------------------------- a remote cluster (issue 9, point 5)
+
+REMOTE_USER = "agremoteworker"
+SITE_PACKAGES = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix))
+#: An interpreter every user can run (this checkout's venv may live under a home folder others cannot enter).
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.fixture
+def remote_user():
+    """An ordinary user of this machine, created for the test (CI runs as root), removed after."""
+    import pwd
+
+    created = False
+    try:
+        pwd.getpwnam(REMOTE_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", REMOTE_USER], check=True)
+        created = True
+    yield pwd.getpwnam(REMOTE_USER)
+    if created:
+        subprocess.run(["userdel", REMOTE_USER], check=False)
+
+
+def _worker_env(folder: Path, user) -> Path:
+    """A venv of the system Python in ``folder`` (owned by ``user``) that sees this project's installation."""
+    venv = folder / "venv"
+    subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    # addsitedir also runs the .pth files there (the editable install of this project)
+    (site / "project.pth").write_text(f"import site; site.addsitedir({SITE_PACKAGES!r})\n")
+    (venv / "share").symlink_to(Path(sys.prefix) / "share")  # their data files (nbconvert's templates)
+    for path in [folder, *folder.rglob("*")]:
+        os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
+    return venv / "bin" / "python"
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.filterwarnings("ignore:Mismatched versions found")  # the workers' system Python is 3.11.x too
+def test_a_remote_worker_that_cannot_read_the_course_grades_correctly(tmp_path, remote_user):
+    """Workers started in their own folder as another user, who cannot read the course folder: the released
+    files travel with each job, so a solution that imports a released module gets full marks, a blank 0."""
+    from distributed import Client
+
+    from autograder.batch import grade_assignment
+
+    course = fx.make_course(tmp_path / "course")
+    os.chmod(tmp_path, 0o700)  # root's only: the worker's user cannot enter the course
+    (course / "release" / "tiny" / "tiny_given.py").write_text("OFFSET = 0\n")  # given code the notebook imports
+    solution = fx.notebook(square_body=fx.SQUARE_SOLUTION, add_body="    return a + b + OFFSET\n")
+    solution.cells.insert(1, nbformat.v4.new_code_cell("from tiny_given import OFFSET"))
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "ann.ipynb").write_bytes(fx.as_bytes(solution))
+    (subs / "bob.ipynb").write_bytes(fx.student_notebook("blank"))
+    (subs / "cat.ipynb").write_bytes(fx.as_bytes(solution))
+
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="ag-remote-worker-", dir="/tmp"))
+    (folder / "tmp").mkdir()
+    procs: list[subprocess.Popen] = []
+    try:
+        python = _worker_env(folder, remote_user)
+        port = _free_port()
+        address = f"tcp://127.0.0.1:{port}"
+        logs = tmp_path / "logs"
+        logs.mkdir()
+        with open(logs / "scheduler.log", "wb") as log:
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
+                 "--no-dashboard"], cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        worker_env = {"PATH": "/usr/bin:/bin", "HOME": str(folder), "TMPDIR": str(folder / "tmp"),
+                      "LANG": "C.UTF-8"}
+        for name in ("r1", "r2"):
+            with open(logs / f"{name}.log", "wb") as log:
+                procs.append(subprocess.Popen(
+                    [str(python), "-m", "distributed.cli.dask_worker", address, "--nthreads", "1", "--nworkers", "1",
+                     "--name", name, "--host", "127.0.0.1", "--no-dashboard", "--death-timeout", "60",
+                     "--local-directory", str(folder / "tmp")],
+                    cwd=folder, env=worker_env, user=remote_user.pw_uid, group=remote_user.pw_gid, extra_groups=[],
+                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=90)
+            seen = client.run(lambda: (os.getuid(), os.getcwd(), os.access(course, os.R_OK),
+                                       os.path.exists(course / "release" / "tiny" / "tiny_given.py")))
+        assert {v for v in seen.values()} == {(remote_user.pw_uid, str(folder), False, False)}, seen
+        summary = grade_assignment("tiny", subs, course_dir=course, out_dir=tmp_path / "out", scheduler=address,
+                                   progress=False)
+    finally:
+        for proc in procs:
+            _kill_group(proc)
+        shutil.rmtree(folder, ignore_errors=True)
+    logs_text = "".join(p.read_text(errors="replace")[-2000:] for p in (tmp_path / "logs").glob("*.log"))
+    assert summary.graded == 3 and summary.grader_errors == [], (summary.lines(), logs_text)
+    # The only problem allowed: the workers borrow this checkout's packages with the system's Python 3.11.2,
+    # on which soupsieve cannot parse the feedback page's CSS selectors; the plain feedback page is written.
+    assert {p for _, p in summary.faults} <= {"the notebook could not be rendered into feedback (SelectorSyntaxError)"}
+    assert summary.scores == {"ann": (3.0, 3.0), "bob": (0.0, 3.0), "cat": (3.0, 3.0)}, summary.lines()
+    for student in ("ann", "cat"):
+        doc = json.loads((tmp_path / "out" / student / "results.json").read_text())
+        assert [t["status"] for t in doc["tests"][:2]] == ["passed", "passed"]

@@ -313,3 +313,92 @@ def test_bundled_examples_match_source_and_release():
 def test_unknown_assignment_lists_known_ones(batch):
     with pytest.raises(AssignmentNotFoundError, match="Known assignments in .*: tiny"):
         find_assignment(batch["course"], "tinyy")
+
+
+# --------------------------------------------------------------------------- another assignment's notebook
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("submitted, graded_as, flagged", [
+    ("dropout", "batchnorm", True), ("deep_networks", "batchnorm", True), ("fc_nets", "dropout", True),
+    ("batchnorm", "deep_networks", True), ("batchnorm", "batchnorm", False), ("fc_nets", "fc_nets", False),
+])
+def test_a_notebook_of_another_course_assignment_is_recognized(submitted, graded_as, flagged):
+    """By grade_ids: the course's notebooks share up to 4 (FullyConnectedNet, its test, two inline questions)."""
+    release = nbformat.read(REPO / "release" / submitted / f"{submitted}.ipynb", as_version=4)
+    source = nbformat.read(REPO / "source" / graded_as / f"{graded_as}.ipynb", as_version=4)
+    problem = pipeline.wrong_assignment(release, pipeline._grade_ids(source), graded_as)
+    assert (problem is not None) == flagged
+    if flagged:
+        assert problem.startswith(pipeline.WRONG_ASSIGNMENT) and f"does not look like {graded_as}" in problem
+    without_ids = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c.source) for c in release.cells])
+    assert pipeline.wrong_assignment(without_ids, pipeline._grade_ids(source), graded_as) is None  # cannot tell
+
+
+def test_another_assignments_notebook_is_flagged_in_the_summary_and_the_feedback(tmp_path):
+    course = fx.make_course(tmp_path / "course")
+    other = fx.notebook(square_body=fx.SQUARE_SOLUTION, add_body=fx.ADD_SOLUTION)
+    for cell in other.cells:  # the same code under another assignment's cell ids
+        meta = cell.metadata.get("nbgrader")
+        if meta:
+            meta["grade_id"] = "hw2_" + meta["grade_id"]
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "zed.ipynb").write_bytes(fx.as_bytes(other))
+    (subs / "amy.ipynb").write_bytes(fx.student_notebook("solution"))
+    summary = grade_assignment(fx.ASSIGNMENT, subs, course_dir=course, out_dir=tmp_path / "out", workers=0,
+                               options=OPTIONS, gradebook=False, progress=False)
+    lines = "\n".join(summary.lines())
+    assert "Notebooks of another assignment (1): zed" in lines
+    assert "zed: wrong assignment: this notebook does not look like tiny: only 0 of its 6 graded cells" in lines
+    assert "amy" not in lines.split("Notebooks of another assignment")[1].splitlines()[0]
+    page = html.unescape((tmp_path / "out" / "zed" / "feedback.html").read_text())
+    assert "wrong assignment: this notebook does not look like tiny" in page
+    doc = json.loads((tmp_path / "out" / "zed" / "results.json").read_text())
+    assert any(p.startswith("wrong assignment") for p in doc["extra_data"]["problems"])
+    assert summary.scores["amy"] == (3.0, 3.0)
+
+
+# --------------------------------------------------------------------------- the README's demo (issue 9, point 7)
+
+DEMO = """
+import dataclasses, sys
+from pathlib import Path
+from autograder.batch import grade_assignment
+from autograder.pipeline import grade_submission
+
+def without_kernel(job):  # the batch and gradebook path, not the kernels (graded elsewhere)
+    return grade_submission(dataclasses.replace(job, submission=None, problems=["not run in this test"]))
+
+repo, out = Path(sys.argv[1]), Path(sys.argv[2])
+summary = grade_assignment("batchnorm", repo / "autograder" / "examples" / "batchnorm", course_dir=repo,
+                           out_dir=out, workers=0, progress=False, grade=without_kernel)
+print("\\n".join(summary.lines()))
+"""
+
+
+def test_the_demo_grades_into_a_throwaway_gradebook_without_an_activated_venv(tmp_path):
+    """The README's first command from a shell where nothing is set up: nbgrader runs `alembic` by name to create
+    a gradebook, which is not on PATH unless the venv is activated; the bundled examples' grades go to
+    OUT/gradebook.db, never to the course's gradebook."""
+    import subprocess
+    import sys
+
+    course_book = REPO / "gradebook.db"
+    before = course_book.stat().st_mtime_ns if course_book.exists() else None
+    out = tmp_path / "grading-out"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}  # no venv on PATH, as `su -` gives
+    done = subprocess.run([sys.executable, "-c", DEMO, str(REPO), str(out)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"Gradebook: sqlite:///{out / 'gradebook.db'}" in done.stdout
+    assert (course_book.stat().st_mtime_ns if course_book.exists() else None) == before
+    from nbgrader.api import Gradebook
+
+    from autograder.gradebook import course_settings
+
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}", course_id=course_settings(REPO)[1]) as gb:
+        students = sorted(s.id for s in gb.students)
+    assert students == sorted(p.name for p in (REPO / "autograder" / "examples" / "batchnorm").iterdir()
+                              if p.is_dir() and not p.name.startswith(("_", ".")))

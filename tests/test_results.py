@@ -82,12 +82,40 @@ def test_results_json_follows_the_gradescope_format(course):
     assert "Autograded score: 2 / 3" in doc["output"]
 
 
+def _no_notebook_result(course: Path, student: str) -> dict:
+    """The pipeline's result for a student without a notebook (no kernel starts)."""
+    state = GradingState(_job(course, student, None))
+    for step in pipeline.STEPS:
+        step(state)
+    return build_result(state)
+
+
 def test_fault_result_is_valid_and_says_why(course):
-    doc = gradescope_results(error_result(_job(course, "bob", None), "no notebook found"))
+    doc = gradescope_results(_no_notebook_result(course, "bob"))
     validate_results(doc)
-    assert doc["score"] == 0
+    assert doc["score"] == 0 and doc["extra_data"]["grader_error"] is False
     assert all(t["score"] == 0 for t in doc["tests"])
-    assert doc["tests"][0]["output"] == "no notebook found" and doc["extra_data"]["grader_error"] is True
+    assert doc["tests"][0]["output"] == "no notebook found"
+
+
+def test_a_grader_error_has_no_score_anywhere(course):
+    """Issue 8 point 8: a submission the grader could not grade is not a zero (Gradescope's format has no
+    'not graded' value, so the document has no score at all and Gradescope reports a failed autograder)."""
+    result = error_result(_job(course, "bob", "solution"), "the Dask worker died")
+    assert result["score"] is None and result["grader_error"]
+    doc = gradescope_results(result)
+    with pytest.raises(jsonschema.ValidationError):
+        validate_results(doc)
+    assert "score" not in doc and not any("score" in t for t in doc["tests"])
+    assert [t["extra_data"]["status"] for t in doc["tests"]] == ["error", "error", "pending"]
+    assert doc["extra_data"]["grader_error"] is True
+    assert doc["extra_data"]["grader_error_detail"] == "the Dask worker died"
+    assert "not a problem with your submission" in doc["tests"][0]["output"]
+    assert doc["output"].startswith("Not graded yet (grader error), 3 autograded points")
+    row = grades_row(doc)
+    assert row["score"] == row["test_square"] == row["test_add"] == row["explain"] == ""
+    page = result["feedback_html"]
+    assert "not graded yet" in page and "not graded (grader error)" in page and "- / 2" in page
 
 
 def test_schema_accepts_gradescopes_documented_example():
@@ -121,15 +149,16 @@ def test_schema_rejects_what_gradescope_would_not_take(course, mutate):
 
 def test_grades_csv_loads_in_pandas(course, tmp_path):
     docs = [gradescope_results(_graded_by_hand(course, s)) for s in ("bob", "alice")]
-    docs.append(gradescope_results(error_result(_job(course, "carol", None), "no notebook found")))
+    docs.append(gradescope_results(_no_notebook_result(course, "carol")))
+    docs.append(gradescope_results(error_result(_job(course, "dave", "solution"), "the Dask worker died")))
     path = tmp_path / "grades.csv"
     write_grades_csv(path, [grades_row(d) for d in docs], ["test_square", "test_add", "explain"])
     df = pd.read_csv(path)
     assert list(df.columns) == ["student", "assignment", "score", "max_score", "test_square", "test_add", "explain",
                                 "isolation"]
-    assert list(df["student"]) == ["alice", "bob", "carol"]
-    assert list(df["score"]) == [2, 2, 0] and list(df["max_score"]) == [4, 4, 4]
-    assert list(df["test_square"]) == [2, 2, 0]
+    assert list(df["student"]) == ["alice", "bob", "carol", "dave"]
+    assert list(df["score"].fillna(-1)) == [2, 2, 0, -1] and list(df["max_score"]) == [4, 4, 4, 4]
+    assert list(df["test_square"].fillna(-1)) == [2, 2, 0, -1]  # dave: a grader error, not graded
     assert df["explain"].isna().all()  # pending manual grading
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 

@@ -11,13 +11,16 @@ import grading_fixture as fx
 import pytest
 
 from autograder.submissions import (
+    CanvasName,
     SubmissionsError,
     SubmissionsNotFoundError,
     UnsafeArchiveError,
     ZipLimits,
     discover_submissions,
     extract_zip,
+    extract_zip_with_notes,
     load_notebook_bytes,
+    parse_canvas_name,
     safe_student_id,
 )
 
@@ -100,16 +103,73 @@ def test_zip_of_flat_notebooks_wrapped_in_a_folder(tmp_path):
 
 @pytest.mark.parametrize("member", ["../escape.ipynb", "/abs/escape.ipynb", "a/../../escape.ipynb",
                                     "C:/escape.ipynb", "a\\..\\..\\escape.ipynb"])
-def test_zip_slip_is_refused(tmp_path, member):
+def test_zip_slip_is_confined_to_the_folder_and_noted(tmp_path, member):
     archive = tmp_path / "evil.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("ok.ipynb", b"{}")
         zf.writestr(member, b"{}")
     dest = tmp_path / "deep" / "x"
-    with pytest.raises(UnsafeArchiveError, match="outside"):
-        extract_zip(archive, dest)
+    written = extract_zip_with_notes(archive, dest)
     assert not (tmp_path / "escape.ipynb").exists() and not (tmp_path / "deep" / "escape.ipynb").exists()
     assert not Path("/abs/escape.ipynb").exists()
+    assert all(p.resolve().is_relative_to(dest.resolve()) for p in written)
+    assert written[(dest / "ok.ipynb").resolve()] == []
+    [(escaped, notes)] = [(p, n) for p, n in written.items() if p.name == "escape.ipynb"]
+    assert len(notes) == 1 and "absolute or '..' path" in notes[0] and repr(member) in notes[0]
+
+
+def _zip_with_raw_names(path: Path, entries: list[tuple[bytes, bytes]], *, utf8_flag: bool = False) -> Path:
+    """A zip whose entry names are the given raw bytes (zipfile only writes names it can encode)."""
+    # Placeholders as long as the real names keep every offset of the zip valid.
+    placeholders = [str(k).rjust(len(name) - len(".ipynb"), "P") + ".ipynb" for k, (name, _) in enumerate(entries)]
+    with zipfile.ZipFile(path, "w") as zf:
+        for placeholder, (_, data) in zip(placeholders, entries, strict=True):
+            zf.writestr(placeholder, data)
+    raw = path.read_bytes()
+    for placeholder, (name, _) in zip(placeholders, entries, strict=True):
+        raw = raw.replace(placeholder.encode(), name)
+    if utf8_flag:  # general purpose flag bit 11 ("names are UTF-8") of each central directory entry
+        raw = bytearray(raw)
+        at = raw.find(b"PK\x01\x02")
+        while at >= 0:
+            raw[at + 9] |= 0x08  # the flags are at offset 8, little-endian: bit 11 is bit 3 of byte 9
+            at = raw.find(b"PK\x01\x02", at + 4)
+        raw = bytes(raw)
+    path.write_bytes(raw)
+    return path
+
+
+def test_odd_zip_entry_names_are_handled_per_submission(tmp_path):
+    """Issue 8 point 5 / issue 9 point 6: a name over 255 bytes, a repeated name, a non-UTF-8 name."""
+    long_name = "s" + "x" * 300 + ".ipynb"
+    partial, blank, solution = (fx.student_notebook(k) for k in ("partial", "blank", "solution"))
+    archive = tmp_path / "odd.zip"
+    with zipfile.ZipFile(archive, "w") as zf, pytest.warns(UserWarning, match="Duplicate name"):
+        zf.writestr(long_name, partial)
+        zf.writestr("bob.ipynb", blank)
+        zf.writestr("bob.ipynb", solution)  # repeated: the later one counts
+        zf.writestr("carol.ipynb", solution)
+    subs = {s.student: s for s in discover_submissions(archive, A, extract_to=tmp_path / "x")}
+    assert sorted(subs) == ["bob", "carol", "s" + "x" * 63]
+    long_sub = subs["s" + "x" * 63]
+    assert long_sub.path.read_bytes() == partial
+    assert any("too long" in p for p in long_sub.problems)
+    assert subs["bob"].path.read_bytes() == solution
+    assert any("several entries named 'bob.ipynb'; graded the last one" in p for p in subs["bob"].problems)
+    assert subs["carol"].problems == []
+
+    latin1 = _zip_with_raw_names(tmp_path / "latin1.zip", [(b"Jos\xe9ph.ipynb", b"{}"), (b"anna.ipynb", b"{}")])
+    subs = {s.student: s for s in discover_submissions(latin1, A, extract_to=tmp_path / "y")}
+    assert sorted(subs) == ["Jos_ph", "anna"]  # read as cp437 (no UTF-8 flag), then a safe id
+
+    flagged = _zip_with_raw_names(tmp_path / "flagged.zip", [(b"Jos\xe9ph.ipynb", b"{}"), (b"anna.ipynb", b"[]")],
+                                  utf8_flag=True)  # Python's zipfile alone refuses the whole archive
+    original = flagged.read_bytes()
+    subs = {s.student: s for s in discover_submissions(flagged, A, extract_to=tmp_path / "z")}
+    assert sorted(subs) == ["Jos_ph", "anna"] and subs["anna"].path.read_bytes() == b"[]"
+    assert subs["Jos_ph"].problems == ["the zip entry name 'Jos\u0398ph.ipynb' was marked UTF-8 but is not; "
+                                       "read it as cp437"] and subs["anna"].problems == []
+    assert flagged.read_bytes() == original  # a copy was relabeled, not the instructor's file
 
 
 def test_zip_symlink_entries_are_not_followed(tmp_path):
@@ -184,3 +244,29 @@ def test_odd_structures_and_size_cap():
     assert "2 malformed cell(s)" in loaded.problems[0]
     big = load_notebook_bytes(b"{" + b" " * 2000 + b"}", max_bytes=1000)
     assert big.notebook is None and "over the" in big.problems[0]
+
+
+def test_canvas_names_give_one_student_each_and_the_latest_resubmission(tmp_path):
+    """Canvas's "Download submissions" names: <name>[_LATE]_<userid>_<fileid>_<original>, resubmissions
+    suffixed -1, -2 (issue 9 point 6; the example name is the issue's)."""
+    first, second, third, other = (fx.student_notebook(k) for k in ("blank", "partial", "solution", "solution"))
+    archive = tmp_path / "submissions.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("doejane_234567_7890001_tiny.ipynb", first)
+        zf.writestr("doejane_LATE_234567_7890124_tiny-1.ipynb", second)
+        zf.writestr("doejane_LATE_234567_7890200_tiny-2.ipynb", third)  # the latest upload
+        zf.writestr("smithjo_111_7890150_tiny.ipynb", other)
+        zf.writestr("smithjo_222_7890151_My Tiny (final).ipynb", other)  # another user, same short name
+        zf.writestr("plainname.ipynb", other)
+    subs = {s.student: s for s in discover_submissions(archive, A, extract_to=tmp_path / "x")}
+    assert sorted(subs) == ["doejane", "plainname", "smithjo-111", "smithjo-222"]
+    jane = subs["doejane"]
+    assert jane.path.read_bytes() == third and jane.origin == "doejane_LATE_234567_7890200_tiny-2.ipynb"
+    assert any("3 submissions from Canvas user 234567; graded the latest" in p
+               and "doejane_234567_7890001_tiny.ipynb" in p for p in jane.problems)
+    assert "Canvas marked this submission LATE" in jane.problems
+    assert subs["smithjo-111"].problems == [] and subs["plainname"].problems == []
+
+    parsed = parse_canvas_name("doejane_LATE_234567_7890124_batchnorm-1.ipynb")
+    assert parsed == CanvasName("doejane", True, "234567", 7890124, "batchnorm-1.ipynb", 1)
+    assert parse_canvas_name("jane_doe.ipynb") is None and parse_canvas_name("alice.ipynb") is None
