@@ -389,7 +389,8 @@ def run_autograder(assignment: str, *, root: Path | str | None = None, student: 
     -------
     dict
         The results.json document written. It always exists afterwards: a missing or ambiguous
-        notebook, and a failure of the grader itself, give score 0 with the reason. The isolation
+        notebook gives score 0 with the reason; a failure of the grader itself gives no score
+        (``extra_data.grader_error``; Gradescope then reports the autograder as failed). The isolation
         mode of the student kernel is printed (Gradescope shows the output to instructors only).
     """
     from autograder.batch import find_assignment
@@ -422,10 +423,12 @@ def run_autograder(assignment: str, *, root: Path | str | None = None, student: 
         print(f"student kernel isolation: {result.get('isolation') or 'none (the kernel did not start)'}")
         doc = gradescope_results(result)
     except Exception as exc:  # the student still gets a results.json that says what happened
-        doc = {"score": 0, "visibility": "visible", "stdout_visibility": "hidden",
-               "output": ("The autograder failed before it could grade this submission "
-                          f"({type(exc).__name__}: {exc}). This is not your fault: tell your instructor."),
-               "extra_data": {"student": student, "assignment": assignment, "grader_error": True}}
+        # A grader error is never the student's zero: no score at all (see results.gradescope_results).
+        doc = {"visibility": "visible", "stdout_visibility": "hidden",
+               "output": ("Not graded yet: the autograder failed before it could grade this submission. "
+                          "This is not a problem with your submission: tell your instructor."),
+               "extra_data": {"student": student, "assignment": assignment, "grader_error": True,
+                              "grader_error_detail": f"{type(exc).__name__}: {exc}"}}
     _write_results(results, doc)
     return doc
 
@@ -567,6 +570,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Gradescope autograder for {args.assignment} installed in {_root(args.root)}.")
         return 0
     doc = run_autograder(args.assignment, root=args.root, submission_timeout=args.submission_timeout)
+    if doc.get("extra_data", {}).get("grader_error"):
+        print(f"error: {args.assignment}: not graded, the grader failed: "
+              f"{doc['extra_data'].get('grader_error_detail', '')}", file=sys.stderr)
+        return 1
     max_score = sum(t.get("max_score", 0) for t in doc.get("tests", [])
                     if t.get("extra_data", {}).get("kind") == "auto")
     print(f"{args.assignment}: score {doc['score']:g} / {max_score:g}; results in "
