@@ -27,6 +27,7 @@ References
 from __future__ import annotations
 
 import copy
+from types import MappingProxyType
 
 import numpy as np
 
@@ -406,11 +407,11 @@ def _dx_mistakes(x, gamma, dout, eps, axis):
     ]
 
 
-_GRAD_HINTS = {
+_GRAD_HINTS = MappingProxyType({
     "dbeta": "dbeta is the sum of dout over the minibatch (axis 0).",
     "dgamma": "dgamma is the sum over the minibatch of dout * x_hat.",
     "dx": "derive dx through every path from x to the output (x_hat, the mean and the variance) and add them.",
-}
+})
 
 
 def _check_norm_backward(backward, name: str, kind: str, seed: int | None) -> None:
@@ -749,7 +750,7 @@ def _check_norm_init(FullyConnectedNet, options: dict) -> None:
     shown = ", ".join(f"{k}={v!r}" for k, v in options.items())
     for hidden, d, c in (([9, 7], 6, 4), ([5, 4, 6], 3, 5)):
         where = f"FullyConnectedNet({hidden}, input_dim={d}, num_classes={c}, {shown})"
-        model = call(where, FullyConnectedNet, hidden, input_dim=d, num_classes=c, weight_scale=0.1,
+        model = call(where, FullyConnectedNet, list(hidden), input_dim=d, num_classes=c, weight_scale=0.1,
                      dtype="float64", **options)
         params = _read_dict(where, model, "params")
         n = len(hidden) + 1
@@ -805,7 +806,7 @@ def check_norm_net(FullyConnectedNet, *, normalization: str | None = "batchnorm"
             y = rng.integers(0, c, size=8)
             shown = ", ".join(f"{k}={v!r}" for k, v in options.items())
             where = f"FullyConnectedNet({hidden}, input_dim={d}, num_classes={c}, reg={reg}, {shown})"
-            model = call(where, FullyConnectedNet, hidden, input_dim=d, num_classes=c, reg=reg, dtype="float64",
+            model = call(where, FullyConnectedNet, list(hidden), input_dim=d, num_classes=c, reg=reg, dtype="float64",
                          **options)
             try:
                 model.params = {k: v.copy() for k, v in params.items()}
@@ -868,8 +869,9 @@ def check_norm_net(FullyConnectedNet, *, normalization: str | None = "batchnorm"
 
 #: The training experiment of :func:`check_batchnorm_trains`: a deep narrow net with a bad init scale,
 #: trained with plain SGD on minibatches drawn with replacement (as cs231n's Solver does).
-TRAIN_SETUP = {"hidden_dims": [40] * 5, "weight_scale": 1e-2, "learning_rate": 0.1, "batch_size": 50,
-               "num_epochs": 10}
+#: Read-only (a student's function may edit what it receives; only copies are ever passed to it).
+TRAIN_SETUP = MappingProxyType({"hidden_dims": (40,) * 5, "weight_scale": 1e-2, "learning_rate": 0.1,
+                                "batch_size": 50, "num_epochs": 10})
 _MIN_ACC, _MIN_GAP = 0.75, 0.4
 
 
@@ -991,9 +993,9 @@ def check_batchnorm_trains(FullyConnectedNet, seed: int | None = None) -> None:
         data = training_data(run_seed)
         d, c = data["X_train"].shape[1], int(data["y_train"].max()) + 1
         dims = [d, *s["hidden_dims"], c]
-        where = (f"FullyConnectedNet({s['hidden_dims']}, input_dim={d}, num_classes={c}, "
+        where = (f"FullyConnectedNet({list(s['hidden_dims'])}, input_dim={d}, num_classes={c}, "
                  f"normalization='batchnorm', dtype='float64')")
-        model = call(where, FullyConnectedNet, s["hidden_dims"], input_dim=d, num_classes=c,
+        model = call(where, FullyConnectedNet, list(s["hidden_dims"]), input_dim=d, num_classes=c,
                      weight_scale=s["weight_scale"], normalization="batchnorm", dtype="float64")
         missing = sorted(set(_initial_params(dims, 1.0, 0, True)) - set(_read_dict(where, model, "params")))
         if missing:
@@ -1010,7 +1012,7 @@ def check_batchnorm_trains(FullyConnectedNet, seed: int | None = None) -> None:
         shown = ", ".join(f"{a:.2f}" for a in accs)
         raise AssertionError(
             f"Trained with SGD (learning rate {s['learning_rate']}, {s['num_epochs']} epochs on hidden synthetic "
-            f"data), your net with batch normalization, hidden layers {s['hidden_dims']} and initial weights of "
+            f"data), your net with batch normalization, hidden layers {list(s['hidden_dims'])} and initial weights of "
             f"standard deviation {s['weight_scale']}, reached validation accuracies of {shown}"
             f"{' (training diverged: the loss or a gradient became NaN)' if diverged else ''}: not clearly better "
             f"than the same net without batch normalization. A working batch normalization keeps every layer's "

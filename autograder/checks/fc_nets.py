@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -182,14 +183,13 @@ def _check_init(FullyConnectedNet: Callable) -> None:
     # Names and shapes, for several depths.
     for hidden, d, c in (([13, 9], 11, 4), ([6], 5, 3), ([4, 7, 3, 5], 8, 6)):
         where = f"FullyConnectedNet({hidden}, input_dim={d}, num_classes={c}, dtype='float64')"
-        model = call(where, FullyConnectedNet, hidden, input_dim=d, num_classes=c, weight_scale=0.1,
+        want, dims = _expected_keys(len(hidden)), [d, *hidden, c]  # before the student's code sees `hidden`
+        model = call(where, FullyConnectedNet, list(hidden), input_dim=d, num_classes=c, weight_scale=0.1,
                      dtype="float64")
         params = _read_params(where, model)
-        want = _expected_keys(len(hidden))
         if sorted(params) != sorted(want):
-            raise AssertionError(f"{where}: params has keys {sorted(params)}; with {len(hidden)} hidden "
+            raise AssertionError(f"{where}: params has keys {sorted(params)}; with {len(dims) - 2} hidden "
                                  f"layers it must have exactly {want}.")
-        dims = [d, *hidden, c]
         for i in range(1, len(dims)):
             as_array(where, f"params['W{i}']", params[f"W{i}"], (dims[i - 1], dims[i]))
             b = as_array(where, f"params['b{i}']", params[f"b{i}"], (dims[i],))
@@ -297,13 +297,14 @@ def check_fully_connected_net(FullyConnectedNet: Callable, *, affine_forward: Ca
         X = rng.normal(size=(6, *in_shape))
         y = rng.integers(0, c, size=6)
         where = f"FullyConnectedNet({hidden}, input_dim={d}, num_classes={c}, reg={reg})"
-        model = call(where, FullyConnectedNet, hidden, input_dim=d, num_classes=c, reg=reg, dtype="float64")
+        # The reference first, from grader-owned values: the student's code only ever gets copies.
+        ref = ref_fc.FullyConnectedNet(hidden, input_dim=d, num_classes=c, reg=reg, dtype=np.float64, seed=0)
+        ref.params = {k: v.copy() for k, v in params.items()}
+        model = call(where, FullyConnectedNet, list(hidden), input_dim=d, num_classes=c, reg=reg, dtype="float64")
         try:
             model.params = {k: v.copy() for k, v in params.items()}
         except AttributeError as exc:
             raise AssertionError(f"{where}: cannot set params; keep the parameters in self.params.") from exc
-        ref = ref_fc.FullyConnectedNet(hidden, input_dim=d, num_classes=c, reg=reg, dtype=np.float64, seed=0)
-        ref.params = {k: v.copy() for k, v in params.items()}
         for y_arg in (None, y):
             what = f"{where}.loss(X)" if y_arg is None else f"{where}.loss(X, y)"
             got = call(what, model.loss, X) if y_arg is None else call(what, model.loss, X, y_arg)
@@ -328,7 +329,7 @@ def check_fully_connected_net(FullyConnectedNet: Callable, *, affine_forward: Ca
 # ---------------------------------------------------------------------------------------------------
 
 #: The nets of the overfitting exercise: name -> hidden layer sizes.
-OVERFIT_ARCHITECTURES = {"three_layer": [100, 100], "five_layer": [100, 100, 100, 100]}
+OVERFIT_ARCHITECTURES = MappingProxyType({"three_layer": (100, 100), "five_layer": (100, 100, 100, 100)})
 _OVERFIT_RUNS = 3
 
 
