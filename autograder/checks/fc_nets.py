@@ -411,7 +411,7 @@ def _check_rule(where: str, rule: Callable, ref_rule: Callable, configs: list[di
                     raise AssertionError(f"{label}: config['{key}'] is missing; store the rule's state in it.")
                 assert_close(label, f"config['{key}']", cfg[key], ours[key], _RULE_TOL, hints.get(key, ""))
             assert_close(label, "next_w", next_w, want_w, _RULE_TOL, hints.get("next_w", ""))
-            w, theirs = np.asarray(next_w, dtype=np.float64), dict(cfg)
+            w, theirs = want_w, dict(cfg)  # the next step starts from the reference's weights, not the student's
     # Defaults: config=None.
     label = f"{where}(w, dw) without a config"
     w, dw = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
