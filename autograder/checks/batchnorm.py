@@ -641,8 +641,10 @@ def agrees_with_own_layers(run_net: Callable[[], list], compose: Callable[[Mappi
     outputs equal them. In the batchnorm and dropout nets the loss and the gradients of the
     composition are computed here by reference layers from what the student's normalization/dropout
     layers return, so they never exist in the kernel before the net runs: the net can only match by
-    computing them. In fc_nets only layers that fail their own check are put in (:func:`own_layer_tables`).
-    A composition that raises (an unfinished layer) gives no second opinion.
+    computing them. In fc_nets only layers that fail their own check are put in (:func:`own_layer_tables`);
+    what is left open there: a net that reads back what its ``softmax_loss`` and ``affine_backward``
+    recorded during (1), when both fail their checks here (docs/notebooks.md). A composition that
+    raises (an unfinished layer) gives no second opinion.
     """
     errors = _kernel_errors()
     pre = {}
