@@ -129,8 +129,8 @@ def network_loss(params, X, y=None, *, layers=LAYERS, normalization=None, norm_p
     while f"W{n_layers + 1}" in params:
         n_layers += 1
     mode = mode or ("test" if y is None else "train")
-    for param in [*norm_params, *([dropout_param] if dropout_param is not None else [])]:
-        param["mode"] = mode
+    for layer_param in [*norm_params, *([dropout_param] if dropout_param is not None else [])]:
+        layer_param["mode"] = mode
 
     def normalize(h, i):
         return layers[f"{normalization}_forward"](h, params[f"gamma{i}"], params[f"beta{i}"], norm_params[i - 1])
