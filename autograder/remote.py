@@ -204,25 +204,22 @@ def describe(target: Any, quote: bool = True) -> str:
 
 
 def sync_back(orig: Any, new: Any) -> None:
-    """Update the grader's ``dict``/``list`` argument ``orig`` in place to the kernel's ``new`` state."""
-    if isinstance(orig, dict) and isinstance(new, dict):
-        for k in [k for k in orig if k not in new]:
-            dict.__delitem__(orig, k)
-        for k, v in new.items():
-            cur = dict.get(orig, k, _MISSING)
-            if (isinstance(cur, dict) and isinstance(v, dict)) or (isinstance(cur, list) and isinstance(v, list)):
-                sync_back(cur, v)
-            else:
-                dict.__setitem__(orig, k, v)
-    elif isinstance(orig, list) and isinstance(new, list):
-        if len(orig) != len(new):
-            orig[:] = new
-            return
-        for i, (cur, v) in enumerate(zip(orig, new)):
-            if (isinstance(cur, dict) and isinstance(v, dict)) or (isinstance(cur, list) and isinstance(v, list)):
-                sync_back(cur, v)
-            else:
-                orig[i] = v
+    """Update a grader-side ``dict`` argument ``orig`` to the state the student's call left its copy in.
+
+    The student's function received a fresh copy of every argument (the wire serializes it), so it
+    never touches a grader object. What cs231n's layer contract asks for (``bn_param['running_mean']``
+    written in place) is honoured for **top-level dict arguments only**: keys the student removed are
+    removed, every other key is set to the kernel's value. Values are fresh objects decoded from the
+    kernel's reply and are *assigned*, never merged into the objects ``orig`` held before, so a list
+    or dict shared with other grader state (a check's constant, a reference computed earlier) is never
+    edited. Lists, tuples and anything that is not a dict are left exactly as they were.
+    """
+    if not isinstance(orig, dict) or not isinstance(new, dict):
+        return
+    for k in [k for k in orig if k not in new]:
+        dict.__delitem__(orig, k)
+    for k, v in new.items():
+        dict.__setitem__(orig, k, v)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1378,9 +1378,11 @@ class StudentKernel:
         target : str or RemoteHandle
             A global name, optionally with an attribute path (``"model.loss"``), or a handle.
         *args, **kwargs
-            Plain data or handles.  Arrays arrive as copies.  ``dict`` and ``list`` arguments are
-            sent back after the call and the grader's objects updated in place (so
-            ``bn_param["running_mean"]`` written by the student appears in the grader's dict).
+            Plain data or handles.  The student's function receives fresh copies of every argument
+            (never a grader object).  After the call the new state of each top-level ``dict``
+            argument is copied into the caller's dict (so ``bn_param["running_mean"]`` written by
+            the student appears in the dict the caller passed; see
+            :func:`autograder.remote.sync_back`); nothing else is written back.
 
         The timeout is ``limits.cell_timeout`` within the current :meth:`time_limit` scope.
         Raises :class:`StudentError` (mixed with the built-in class) if the student code raises.
@@ -1394,10 +1396,8 @@ class StudentKernel:
         if (not isinstance(reply, dict) or "value" not in reply or not isinstance(reply.get("args"), list)
                 or len(reply["args"]) != len(args) or not isinstance(reply.get("kwargs"), dict)):
             raise self._fail(ProtocolError, "the kernel sent an invalid call result; it was stopped")
-        for orig, new in zip(args, reply["args"]):
+        for orig, new in [*zip(args, reply["args"]), *((v, reply["kwargs"].get(k)) for k, v in kwargs.items())]:
             sync_back(orig, new)
-        for k, orig in kwargs.items():
-            sync_back(orig, reply["kwargs"].get(k))
         return reply["value"]
 
     def remote_import(self, module: str) -> Any:

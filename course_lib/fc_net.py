@@ -11,6 +11,8 @@ normalization, ``gamma1..gamma(L-1)``, ``beta1..beta(L-1)``.
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 import numpy as np
 
 from course_lib.errors import OptionError, check_choice
@@ -45,6 +47,8 @@ __all__ = [
     "TwoLayerNet",
     "WEIGHT_SCALES",
     "init_std",
+    "LAYERS",
+    "network_loss",
     "affine_forward",
     "affine_backward",
     "relu_forward",
@@ -87,6 +91,126 @@ def init_std(weight_scale, fan_in):
         check_choice("FullyConnectedNet", "weight_scale", weight_scale, WEIGHT_SCALES)
         return float(WEIGHT_SCALES[weight_scale](fan_in))
     return float(weight_scale)
+
+
+#: The layer table of the reference network (:func:`network_loss`): name -> function with cs231n's
+#: signature. ``<norm>_forward(x, gamma, beta, norm_param)``, ``<norm>_backward(dout, cache) -> (dx,
+#: dgamma, dbeta)`` for each normalization of :data:`course_lib.layer_utils.NORMALIZATIONS` (batch
+#: normalization's backward is the closed form).
+LAYERS = MappingProxyType({
+    "affine_forward": affine_forward,
+    "affine_backward": affine_backward,
+    "relu_forward": relu_forward,
+    "relu_backward": relu_backward,
+    "softmax_loss": softmax_loss,
+    "dropout_forward": dropout_forward,
+    "dropout_backward": dropout_backward,
+    "batchnorm_forward": batchnorm_forward,
+    "batchnorm_backward": batchnorm_backward_alt,
+    "layernorm_forward": layernorm_forward,
+    "layernorm_backward": layernorm_backward,
+})
+
+
+def network_loss(params, X, y=None, *, layers=LAYERS, normalization=None, norm_position="before",
+                 norm_params=(), dropout_param=None, reg=0.0, mode=None):
+    """Scores, or loss and gradients, of the fully connected network, every layer looked up in ``layers``.
+
+    ``{affine - [norm] - relu - [dropout]} x (L - 1) - affine - softmax``, the normalization before or
+    after the ReLU. This is the one implementation of the architecture: :meth:`FullyConnectedNet.loss`
+    calls it with :data:`LAYERS`, and the autograder calls it with some layers replaced by a student's
+    (``{**LAYERS, "relu_forward": student_relu_forward}``), in the spirit of scikit-learn's
+    ``neural_network``, whose forward pass looks its activations up in a table.
+
+    Parameters
+    ----------
+    params : mapping of str -> ndarray
+        ``W1..WL``, ``b1..bL`` and, with normalization, ``gamma1..gamma(L-1)``, ``beta1..beta(L-1)``;
+        L is the number of consecutive ``W<i>`` keys. Read only.
+    X : ndarray, shape (N, d_1, ..., d_k)
+        Inputs, used as given (no dtype conversion).
+    y : ndarray of int, shape (N,), optional
+        Labels. Without them the scores are returned.
+    layers : mapping of str -> callable
+        ``affine_forward``, ``affine_backward``, ``relu_forward``, ``relu_backward``, ``softmax_loss``,
+        and, when used, ``dropout_forward``, ``dropout_backward``, ``<normalization>_forward``,
+        ``<normalization>_backward`` (see :data:`LAYERS`).
+    normalization : {None, 'batchnorm', 'layernorm'}
+    norm_position : {'before', 'after'}
+        Normalization before or after the ReLU.
+    norm_params : sequence of dict
+        One param dict per hidden layer when normalizing; their ``'mode'`` is set here and batch
+        normalization writes its running averages into them.
+    dropout_param : dict, optional
+        Dropout's param dict (keep probability ``'p'``, optional ``'seed'`` or ``'rng'``); None: no
+        dropout. Its ``'mode'`` is set here.
+    reg : float
+        L2 strength: the loss adds ``0.5 * reg * sum(W**2)`` for every W, each W's gradient ``reg * W``.
+    mode : {None, 'train', 'test'}
+        None: ``'test'`` without labels, ``'train'`` with them. ``'train'`` without labels gives the
+        training-mode scores (batch statistics, dropout masks).
+
+    Returns
+    -------
+    scores : ndarray, shape (N, C)
+        When y is None.
+    loss : float, grads : dict of str -> ndarray
+        When y is given; ``grads[k]`` has the shape of ``params[k]``.
+    """
+    check_choice("network_loss", "normalization", normalization, (None, *NORMALIZATIONS))
+    check_choice("network_loss", "norm_position", norm_position, NORM_POSITIONS)
+    check_choice("network_loss", "mode", mode, (None, "train", "test"))
+    n_layers = 1
+    while f"W{n_layers + 1}" in params:
+        n_layers += 1
+    mode = mode or ("test" if y is None else "train")
+    for layer_param in [*norm_params, *([dropout_param] if dropout_param is not None else [])]:
+        layer_param["mode"] = mode
+
+    def normalize(h, i):
+        return layers[f"{normalization}_forward"](h, params[f"gamma{i}"], params[f"beta{i}"], norm_params[i - 1])
+
+    def affine_back(dout, cache, need_dx):  # the library's own skips dx where nothing consumes it
+        backward = layers["affine_backward"]
+        return backward(dout, cache, need_dx=need_dx) if backward is affine_backward else backward(dout, cache)
+
+    caches, h = [], X
+    for i in range(1, n_layers):
+        h, fc_cache = layers["affine_forward"](h, params[f"W{i}"], params[f"b{i}"])
+        norm_cache = drop_cache = None
+        if normalization is not None and norm_position == "before":
+            h, norm_cache = normalize(h, i)
+        h, relu_cache = layers["relu_forward"](h)
+        if normalization is not None and norm_position == "after":
+            h, norm_cache = normalize(h, i)
+        if dropout_param is not None:
+            h, drop_cache = layers["dropout_forward"](h, dropout_param)
+        caches.append((fc_cache, norm_cache, relu_cache, drop_cache))
+    last = n_layers
+    scores, last_cache = layers["affine_forward"](h, params[f"W{last}"], params[f"b{last}"])
+    if y is None:
+        return scores
+
+    loss, dh = layers["softmax_loss"](scores, y)
+    grads = {}
+    dh, grads[f"W{last}"], grads[f"b{last}"] = affine_back(dh, last_cache, need_dx=last > 1)
+    for i in range(last - 1, 0, -1):
+        fc_cache, norm_cache, relu_cache, drop_cache = caches[i - 1]
+        if dropout_param is not None:
+            dh = layers["dropout_backward"](dh, drop_cache)
+        if normalization is not None and norm_position == "after":
+            dh, grads[f"gamma{i}"], grads[f"beta{i}"] = layers[f"{normalization}_backward"](dh, norm_cache)
+        dh = layers["relu_backward"](dh, relu_cache)
+        if normalization is not None and norm_position == "before":
+            dh, grads[f"gamma{i}"], grads[f"beta{i}"] = layers[f"{normalization}_backward"](dh, norm_cache)
+        dh, grads[f"W{i}"], grads[f"b{i}"] = affine_back(dh, fc_cache, need_dx=i > 1)
+
+    if reg:
+        for i in range(1, last + 1):
+            w = params[f"W{i}"]
+            loss += 0.5 * reg * float(np.sum(w * w))
+            grads[f"W{i}"] = grads[f"W{i}"] + reg * w
+    return loss, grads
 
 
 class FullyConnectedNet:
@@ -212,50 +336,9 @@ class FullyConnectedNet:
             When y is given; ``grads[k]`` has the shape of ``params[k]``.
         """
         X = np.asarray(X).astype(self.dtype, copy=False)
-        mode = "test" if y is None else "train"
-        if self.use_dropout:
-            self.dropout_param["mode"] = mode
-        for bn_param in self.bn_params:
-            bn_param["mode"] = mode
-
-        caches = []
-        h = X
-        for i in range(1, self.num_layers):
-            w, b = self.params[f"W{i}"], self.params[f"b{i}"]
-            if self.normalization is None:
-                h, cache = affine_relu_forward(h, w, b)
-            else:
-                h, cache = affine_norm_relu_forward(
-                    h, w, b, self.params[f"gamma{i}"], self.params[f"beta{i}"], self.bn_params[i - 1],
-                    self.normalization, self.norm_position)
-            drop_cache = None
-            if self.use_dropout:
-                h, drop_cache = dropout_forward(h, self.dropout_param)
-            caches.append((cache, drop_cache))
-        L = self.num_layers
-        scores, last_cache = affine_forward(h, self.params[f"W{L}"], self.params[f"b{L}"])
-        if y is None:
-            return scores
-
-        loss, dscores = softmax_loss(scores, y)
-        grads = {}
-        dh, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dscores, last_cache, need_dx=L > 1)
-        for i in range(L - 1, 0, -1):
-            cache, drop_cache = caches[i - 1]
-            if self.use_dropout:
-                dh = dropout_backward(dh, drop_cache)
-            if self.normalization is None:
-                dh, grads[f"W{i}"], grads[f"b{i}"] = affine_relu_backward(dh, cache, need_dx=i > 1)
-            else:
-                (dh, grads[f"W{i}"], grads[f"b{i}"],
-                 grads[f"gamma{i}"], grads[f"beta{i}"]) = affine_norm_relu_backward(dh, cache, need_dx=i > 1)
-
-        if self.reg:
-            for i in range(1, L + 1):
-                w = self.params[f"W{i}"]
-                loss += 0.5 * self.reg * float(np.sum(w * w))
-                grads[f"W{i}"] += self.reg * w
-        return loss, grads
+        return network_loss(self.params, X, y, normalization=self.normalization, norm_position=self.norm_position,
+                            norm_params=self.bn_params, dropout_param=self.dropout_param if self.use_dropout else None,
+                            reg=self.reg)
 
 
 class TwoLayerNet(FullyConnectedNet):

@@ -410,6 +410,95 @@ CASES = [  # the slowest first (see adversarial_cases.student_id)
     ac.Case("celledits", "test cells deleted/emptied/reordered, points and grade_ids changed, fake outputs",
             "partial", _edited, SOLVED_IN_PARTIAL),
 ]
+
+# Issue 8: hidden checks that trusted student code.
+CLEAR_LIST = """\
+# The net empties the hidden_dims list the grader gives it (all but the one the scale check reads by
+# parameter name), and is a linear classifier: a check that built its reference from that list after the
+# student's code ran expected a one-layer net, and this one matched it.
+class FullyConnectedNet:
+    def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, reg=0.0, weight_scale=1e-2,
+                 dtype=np.float32):
+        if list(hidden_dims) != [200, 150]:
+            hidden_dims.clear()
+        self.reg, self.num_layers, self.dtype = reg, 1 + len(hidden_dims), dtype
+        dims = [input_dim] + list(hidden_dims) + [num_classes]
+        self.params = {}
+        for i in range(1, self.num_layers + 1):
+            self.params[f"W{i}"] = (weight_scale * np.random.randn(dims[i - 1], dims[i])).astype(dtype)
+            self.params[f"b{i}"] = np.zeros(dims[i], dtype=dtype)
+
+    def loss(self, X, y=None):
+        scores, cache = affine_forward(X.astype(self.dtype), self.params["W1"], self.params["b1"])
+        if y is None:
+            return scores
+        loss, dscores = softmax_loss(scores, y)
+        _, dw, db = affine_backward(dscores, cache)
+        w = self.params["W1"]
+        return loss + 0.5 * self.reg * np.sum(w * w), {"W1": dw + self.reg * w, "b1": db}
+
+
+print("ATTACK-RAN linear classifier that empties hidden_dims")
+"""
+
+REPLAY = """\
+# A net that computes nothing (the L2 term only), and layers that remember the net's inputs and replay its
+# outputs: correct everywhere else, so they pass their own checks. Composed after the net ran on X, the
+# layers give exactly the net's outputs: a check that judged the net against that composition passed it.
+_seen, _state = {}, {"replay": None}
+_affine_forward, _affine_backward, _softmax_loss = affine_forward, affine_backward, softmax_loss
+
+
+def _key(x):
+    return np.asarray(x, dtype=np.float64).tobytes()
+
+
+def affine_forward(x, w, b):
+    if _key(x) in _seen:
+        _state["replay"] = _seen[_key(x)]
+    replay = _state["replay"]
+    if replay is not None and np.shape(w)[1] == replay.shape[1]:
+        return replay.copy(), (x, w, b)
+    return _affine_forward(x, w, b)
+
+
+def affine_backward(dout, cache):
+    if _state["replay"] is not None:
+        return tuple(np.zeros_like(v) for v in cache)
+    return _affine_backward(dout, cache)
+
+
+def softmax_loss(x, y):
+    if _state["replay"] is not None:
+        _state["replay"] = None
+        return 0.0, np.zeros_like(x)
+    return _softmax_loss(x, y)
+
+
+def _nothing(self, X, y=None):
+    p = self.params
+    scores = np.zeros((len(X), p[f"W{self.num_layers}"].shape[1]))
+    _seen[_key(X)] = scores
+    if y is None:
+        return scores
+    ws = [p[f"W{i}"] for i in range(1, self.num_layers + 1)]
+    grads = {k: (self.reg * v if k.startswith("W") else np.zeros_like(v)) for k, v in p.items()}
+    return 0.5 * self.reg * sum(float(np.sum(w * w)) for w in ws), grads
+
+
+FullyConnectedNet.loss = _nothing
+print("ATTACK-RAN a net that computes nothing, layers that replay it")
+"""
+
+ALL_BUT_NET = frozenset({"test_affine_forward", "test_affine_backward", "test_relu_forward", "test_relu_backward",
+                         "test_softmax_loss", "test_overfit_settings", "test_sgd_momentum",
+                         "test_sgd_nesterov_momentum", "test_rmsprop", "test_adam"})
+CASES += [
+    ac.Case("clearlist", "linear net that empties the hidden_dims list it is given", "solution",
+            ac.example("solution", [CLEAR_LIST], at=-1), ALL_BUT_NET),
+    ac.Case("replay", "a net that computes nothing, layers that replay its outputs", "solution",
+            ac.example("solution", [REPLAY], at=-1), ALL_BUT_NET),
+]
 ATTACKS = [c.name for c in CASES if c.name not in ("solution", "blank", "wrong")]
 
 
@@ -552,3 +641,99 @@ def test_a_fork_bomb_does_not_starve_other_students_kernels(tmp_path):
                 assert other.call("sum", np.ones(3)) == 3  # a remote call still works
         assert time.monotonic() - t0 < 60
     assert ac.wait_until_gone("sleep 2468.") == []
+
+
+# --------------------------------------------------------------------------- one student, another's grade
+
+#: Appended to a correct notebook: every exercise still computes its result from its own copies, then edits in
+#: place every list it was given and every list inside a dict it was given (issue 8: synced back into the
+#: grader, this emptied a constant of the hidden checks and cost every later student of the process points).
+POISON = """\
+import functools
+import inspect
+
+_POISONED = [0]
+
+
+def _poison(args):
+    for a in args:
+        for target in [a, *(a.values() if isinstance(a, dict) else [])]:
+            if isinstance(target, list):
+                target[:] = [1]
+                _POISONED[0] += 1
+
+
+def _poisoning(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        copies = [list(a) if isinstance(a, list) else a for a in args]
+        out = fn(*copies, **{k: list(v) if isinstance(v, list) else v for k, v in kwargs.items()})
+        _poison([*args, *kwargs.values()])
+        return out
+    return wrapper
+
+
+for _name, _obj in list(globals().items()):
+    if _name.startswith("_") or getattr(_obj, "__module__", None) != "__main__":
+        continue
+    if inspect.isclass(_obj):
+        _obj.__init__ = _poisoning(_obj.__init__)
+    elif inspect.isfunction(_obj):
+        globals()[_name] = _poisoning(_obj)
+print("ATTACK-RAN arguments poisoned after every call")
+"""
+
+
+def test_a_students_function_never_edits_a_grader_object(tmp_path):
+    """The student's function gets copies; only a top-level dict argument gets the kernel's new values,
+    assigned as fresh objects: a grader list, and a list shared through a dict, stay as they were."""
+    from autograder.sandbox import Limits, StudentKernel
+
+    with StudentKernel(tmp_path, limits=Limits(cell_timeout=60.0)) as kernel:
+        res = kernel.run_cell("import numpy as np\n\n\ndef layer(sizes, param):\n"
+                              "    param['running_mean'] = np.full(2, float(len(sizes)))\n"
+                              "    param.pop('drop')\n    return sum(sizes)\n\n\n" + POISON)
+        assert res.status == "ok", res
+        constant = (40, 40)
+        sizes, shared = list(constant), [7, 8]
+        param = {"mode": "train", "drop": 1, "shared": shared}
+        assert kernel.call("layer", sizes, param) == 80
+        assert kernel.get("_POISONED") == [2]  # the student's code did edit both lists it received
+        assert sizes == [40, 40] and shared == [7, 8]  # ... not the grader's
+        assert param["shared"] == [1] and param["shared"] is not shared  # the dict's new value, a fresh object
+        assert "drop" not in param and np.array_equal(param["running_mean"], [2.0, 2.0])  # cs231n's contract
+        kwargs_param = {"mode": "train", "drop": 2}
+        assert kernel.call("layer", sizes=sizes, param=kwargs_param) == 80 and sizes == [40, 40]
+        assert sorted(kwargs_param) == ["mode", "running_mean"]
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["one process", "dask workers"])
+def test_grading_one_submission_never_changes_another_students_score(tmp_path, workers):
+    """batchnorm (whose net check trains a net of a fixed architecture): poisoning students before and after
+    correct ones, graded in one process, then by two Dask workers grading two students each; every student's
+    code is correct, so every score is the total."""
+    import nbformat
+
+    from autograder.assignments import get_assignment
+    from autograder.batch import grade_assignment
+    from autograder.examples.make_examples import example_notebooks
+
+    name = "batchnorm"
+    assignment = get_assignment(name)
+    course = ac.make_course(tmp_path / "course", name)
+    source = nbformat.read(course / assignment.source_notebook, as_version=4)
+    release = nbformat.read(course / assignment.release_notebook, as_version=4)
+    solution = example_notebooks(source, release)["solution"]
+    poison = ac.with_cells(solution, [POISON], at=len(solution.cells))
+    students = {"zp1-poison": poison, "zp2-correct": solution, "zp3-poison": poison, "zp4-correct": solution}
+    for sid, nb in students.items():
+        folder = tmp_path / "submitted" / sid / name
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{assignment.notebook}.ipynb")
+    summary = grade_assignment(name, tmp_path / "submitted", course_dir=course, out_dir=tmp_path / "out",
+                               workers=workers, options=OPTIONS, gradebook=False, progress=False)
+    assert summary.graded == len(students) and not summary.grader_errors, summary
+    scores = pd.read_csv(tmp_path / "out" / "grades.csv").set_index("student")["score"].to_dict()
+    assert scores == dict.fromkeys(students, assignment.total_points) == dict.fromkeys(students, 21)
+    ran = [s for s in students if ac.RAN in (tmp_path / "out" / s / "feedback.html").read_text()]
+    assert ran == ["zp1-poison", "zp3-poison"]

@@ -1,4 +1,4 @@
-"""The hidden checks of the batchnorm, dropout and deep_networks assignments (``autograder.checks``).
+"""The hidden checks of the four assignments (``autograder.checks``); fc_nets' mostly through the notebook mutants.
 
 Every check must pass for ``course_lib``'s reference implementation and fail, with a student-facing
 message that names the mistake and reveals no expected value, for plausible wrong implementations.
@@ -16,6 +16,7 @@ import pytest
 from autograder.checks import batchnorm as bn_checks
 from autograder.checks import deep_networks as dn_checks
 from autograder.checks import dropout as do_checks
+from autograder.checks import fc_nets as fc_checks
 from course_lib import layers as L
 from course_lib.fc_net import FullyConnectedNet as RefNet
 from course_lib.fc_net import init_std
@@ -812,3 +813,207 @@ def test_visible_and_hidden_checks_pass_on_the_solutions(assignment):
     ns = _solution_namespace(nb)
     failures = {c.id: _run_cell(c.source, ns, c.id) for c in _test_cells(nb)}
     assert not {k: v for k, v in failures.items() if v is not None}
+
+
+# ---------------------------------------------------------------------------------------------
+# No check trusts student code (issue 8): arguments, references, state kept by student functions
+
+
+FC_LAYERS = {"affine_forward": L.affine_forward, "affine_backward": L.affine_backward, "relu_forward": L.relu_forward,
+             "relu_backward": L.relu_backward, "softmax_loss": L.softmax_loss}
+
+
+class FcNet:
+    """A student-style fc_nets FullyConnectedNet that *consumes* its ``hidden_dims`` list (pops it empty).
+
+    Correct; its layers come from ``layers`` so tests can give it wrong ones.
+    """
+
+    layers = FC_LAYERS
+
+    def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, dropout_keep_ratio=1, normalization=None,
+                 reg=0.0, weight_scale=1e-2, dtype=np.float32, seed=None):
+        dims = [input_dim]
+        while hidden_dims:
+            dims.append(hidden_dims.pop(0))
+        dims.append(num_classes)
+        self.reg, self.num_layers = reg, len(dims) - 1
+        self.params = {}
+        for i in range(1, len(dims)):
+            self.params[f"W{i}"] = (weight_scale * np.random.randn(dims[i - 1], dims[i])).astype(dtype)
+            self.params[f"b{i}"] = np.zeros(dims[i], dtype=dtype)
+
+    def loss(self, X, y=None):
+        lay, p = self.layers, self.params
+        n = self.num_layers
+        h, caches = X, []
+        for i in range(1, n):
+            a, fc = lay["affine_forward"](h, p[f"W{i}"], p[f"b{i}"])
+            h, rc = lay["relu_forward"](a)
+            caches.append((fc, rc))
+        scores, last = lay["affine_forward"](h, p[f"W{n}"], p[f"b{n}"])
+        if y is None:
+            return scores
+        loss, d = lay["softmax_loss"](scores, y)
+        grads = {k: np.zeros_like(v) for k, v in p.items()}
+        d, grads[f"W{n}"], grads[f"b{n}"] = lay["affine_backward"](d, last)
+        for i in range(n - 1, 0, -1):
+            fc, rc = caches[i - 1]
+            d, grads[f"W{i}"], grads[f"b{i}"] = lay["affine_backward"](lay["relu_backward"](d, rc), fc)
+        for i in range(1, self.num_layers + 1):
+            loss += 0.5 * self.reg * np.sum(p[f"W{i}"] ** 2)
+            grads[f"W{i}"] = grads[f"W{i}"] + self.reg * p[f"W{i}"]
+        return loss, grads
+
+
+def test_no_check_module_holds_mutable_state():
+    """Module-level values of the hidden-check modules are read-only: nothing a student's code does through
+    an argument can reach a constant that grades the next student."""
+    import types
+
+    from autograder import checks
+    from autograder.checks import deep_networks
+
+    def mutable(value) -> bool:
+        if isinstance(value, (list, dict, set, bytearray)):
+            return True
+        if isinstance(value, np.ndarray):
+            return value.flags.writeable
+        if isinstance(value, types.MappingProxyType):
+            return any(mutable(v) for v in value.values())
+        if isinstance(value, tuple):
+            return any(mutable(v) for v in value)
+        return False
+
+    modules = [checks, bn_checks, do_checks, dn_checks, deep_networks, fc_checks]
+    found = {f"{m.__name__}.{name}" for m in modules for name, value in vars(m).items()
+             if not name.startswith("__") and mutable(value)}
+    # The one exception: the memo of loaded reference modules, which holds modules and is never an argument.
+    assert found == {"autograder.checks._reference_cache"}
+
+
+class LinearNet(FcNet):
+    """The red team's net: it empties the ``hidden_dims`` list it receives, then is a linear classifier
+    (``W1``, ``b1`` only). A check that read the list after the student's code did would expect one layer."""
+
+    def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, reg=0.0, weight_scale=1e-2,
+                 dtype=np.float32, **kwargs):
+        hidden_dims.clear()
+        super().__init__([], input_dim, num_classes, reg=reg, weight_scale=weight_scale, dtype=dtype)
+
+    def loss(self, X, y=None):
+        keep = {k: self.params[k] for k in ("W1", "b1")}
+        scores, cache = L.affine_forward(X, keep["W1"], keep["b1"])
+        if y is None:
+            return scores
+        loss, d = L.softmax_loss(scores, y)
+        _, dw, db = L.affine_backward(d, cache)
+        return loss + 0.5 * self.reg * np.sum(keep["W1"] ** 2), {"W1": dw + self.reg * keep["W1"], "b1": db}
+
+
+def test_a_correct_net_that_empties_its_hidden_dims_argument_passes_and_a_linear_one_fails():
+    """The check builds its reference before the student's code runs and gives it copies: a net that edits
+    the list it receives cannot turn the reference into a one-layer net."""
+    fc_checks.check_fully_connected_net(FcNet, **FC_LAYERS)
+    bn_checks.check_norm_net(FcNet, normalization=None)
+    assert_fails(lambda n: fc_checks.check_fully_connected_net(n, **FC_LAYERS), LinearNet, hint="params has keys")
+
+
+def test_fc_net_check_is_isolated_from_a_wrong_layer():
+    """A correct net on top of a wrong ReLU backward passes the net check (the layer's own check fails)."""
+    def relu_backward_wrong(dout, x):
+        return dout * (x >= 0) + 0.01 * dout
+
+    assert_fails(fc_checks.check_relu_backward, relu_backward_wrong, hint="gradient")
+    layers = dict(FC_LAYERS, relu_backward=relu_backward_wrong)
+    fc_checks.check_fully_connected_net(type("Net", (FcNet,), {"layers": layers}), **layers)
+    # ... and without the student's layers there is no second opinion.
+    assert_fails(fc_checks.check_fully_connected_net, type("Net", (FcNet,), {"layers": layers}), hint="wrong")
+
+
+def _replay_attack(wrong_layers: bool):
+    """The measured attack: a net that computes nothing (the L2 term only), and layers that remember the
+    net's inputs and replay its outputs (all but the replay correct, or with ``wrong_layers`` also wrong
+    elsewhere, so that they fail their own checks). Returns the net class and its layers."""
+    seen, state = {}, {"replay": None}
+
+    def key(x):
+        return np.asarray(x, dtype=np.float64).tobytes()
+
+    class Nothing(FcNet):
+        def loss(self, X, y=None):
+            p = self.params
+            scores = np.zeros((len(X), p[f"W{self.num_layers}"].shape[1]))
+            seen[key(X)] = scores
+            if y is None:
+                return scores
+            ws = [p[f"W{i}"] for i in range(1, self.num_layers + 1)]
+            grads = {k: (self.reg * v if k.startswith("W") else np.zeros_like(v)) for k, v in p.items()}
+            return 0.5 * self.reg * sum(float(np.sum(w * w)) for w in ws), grads
+
+    def affine_forward(x, w, b):
+        if key(x) in seen:
+            state["replay"] = seen[key(x)]
+        replay = state["replay"]
+        if replay is not None and w.shape[1] == replay.shape[1]:
+            return replay.copy(), (x, w, b)
+        return L.affine_forward(x, w, b)
+
+    def affine_backward(dout, cache):
+        if state["replay"] is not None:
+            x, w, b = cache
+            return np.zeros_like(x), np.zeros_like(w), np.zeros_like(b)
+        dx, dw, db = L.affine_backward(dout, cache)
+        return dx, dw, (2.0 * db if wrong_layers else db)
+
+    def softmax_loss(x, y):
+        if state["replay"] is not None:
+            state["replay"] = None
+            return 0.0, np.zeros_like(x)
+        loss, dx = L.softmax_loss(x, y)
+        return (2.0 * loss if wrong_layers else loss), dx
+
+    layers = dict(FC_LAYERS, affine_forward=affine_forward, affine_backward=affine_backward, softmax_loss=softmax_loss)
+    return Nothing, layers
+
+
+@pytest.mark.parametrize("wrong_layers", [False, True], ids=["layers pass their checks", "layers fail their checks"])
+def test_layers_that_replay_the_nets_outputs_cannot_give_a_net_that_computes_nothing_its_points(wrong_layers):
+    net, layers = _replay_attack(wrong_layers)
+    # The premise: composed *after* the net ran on X, the student's layers give exactly the net's outputs.
+    model = net([5, 4], input_dim=6, num_classes=3, reg=0.3, dtype=np.float64)
+    X, y = np.random.default_rng(0).normal(size=(4, 6)), np.array([0, 2, 1, 2])
+    from course_lib.fc_net import LAYERS, network_loss
+
+    for labels in (None, y):
+        got = model.loss(X, labels)
+        composed = network_loss(model.params, X, labels, layers={**LAYERS, **layers}, reg=0.3)
+        if labels is None:
+            np.testing.assert_array_equal(composed, got)
+        else:
+            assert composed[0] == pytest.approx(got[0], rel=1e-12)
+            assert all(np.allclose(composed[1][k], got[1][k], rtol=1e-12, atol=0) for k in got[1])
+    assert_fails(fc_checks.check_softmax_loss, layers["softmax_loss"], hint="loss") if wrong_layers else \
+        fc_checks.check_softmax_loss(layers["softmax_loss"])
+    # The check: the net loses its points.
+    assert_fails(lambda n: fc_checks.check_fully_connected_net(n, **layers), net, hint="wrong")
+
+
+def test_the_fallback_rejects_layers_that_change_after_the_net_ran():
+    """agrees_with_own_layers, with stand-ins: a composition that agrees with the net only after the net ran."""
+    ran = []
+
+    def run_net():
+        ran.append(True)
+        return [1.0]
+
+    def compose(table):
+        return [1.0 if ran else 2.0]
+
+    def mismatch(step, got, want):
+        return None if got == want else "differs"
+
+    assert not bn_checks.agrees_with_own_layers(run_net, compose, [{}], mismatch)
+    ran.clear()
+    assert bn_checks.agrees_with_own_layers(run_net, lambda table: [1.0], [{}], mismatch)
+    assert not bn_checks.agrees_with_own_layers(run_net, lambda table: [3.0], [{}], mismatch)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.errors import OptionError
-from course_lib.fc_net import WEIGHT_SCALES, FullyConnectedNet, TwoLayerNet, init_std
+from course_lib.fc_net import LAYERS, WEIGHT_SCALES, FullyConnectedNet, TwoLayerNet, init_std, network_loss
 from course_lib.gradient_check import eval_numerical_gradient, rel_error
 from tests import published as pub
 
@@ -506,3 +506,92 @@ def test_two_layer_net_is_the_one_hidden_layer_fully_connected_net():
     loss_fc, grads_fc = fc.loss(x, y)
     assert loss_two == loss_fc and all(np.array_equal(grads_two[k], grads_fc[k]) for k in grads_fc)
     np.testing.assert_array_equal(two.loss(x), fc.loss(x))
+
+
+# ===========================================================================
+# The network core: network_loss over a table of layer functions
+# ===========================================================================
+
+def _spy_table(calls):
+    """course_lib's LAYERS, each entry counting its calls in ``calls``."""
+    def spy(name, fn):
+        def wrapped(*args, **kwargs):
+            calls[name] = calls.get(name, 0) + 1
+            return fn(*args, **kwargs)
+        return wrapped
+    return {name: spy(name, fn) for name, fn in LAYERS.items()}
+
+
+@pytest.mark.parametrize("normalization, position", NORM_CONFIGS)
+def test_network_loss_looks_every_layer_up_in_its_table_and_is_the_nets_loss(normalization, position):
+    x, y = _small_data(31)
+    model = _small_net(seed=31, normalization=normalization, norm_position=position, reg=0.2,
+                       dropout_keep_ratio=0.6, dropout_seed=5)
+    _randomize_gamma_beta(model, 31)
+    want_loss, want_grads = model.loss(x, y)
+    calls = {}
+    norm_params = [{} for _ in range(2)] if normalization else []
+    loss, grads = network_loss(model.params, x, y, layers=_spy_table(calls), normalization=normalization,
+                               norm_position=position, norm_params=norm_params,
+                               dropout_param={"p": 0.6, "seed": 5}, reg=0.2)
+    # Same operations in the same order: the net's loss is this function (dx of the input layer aside).
+    assert loss == want_loss and sorted(grads) == sorted(want_grads)
+    for k in grads:
+        np.testing.assert_array_equal(grads[k], want_grads[k])
+    want_calls = {"affine_forward": 3, "affine_backward": 3, "relu_forward": 2, "relu_backward": 2,
+                  "softmax_loss": 1, "dropout_forward": 2, "dropout_backward": 2}
+    if normalization:
+        want_calls.update({f"{normalization}_forward": 2, f"{normalization}_backward": 2})
+    assert calls == want_calls
+    assert all(p["mode"] == "train" for p in norm_params)
+
+
+def test_network_loss_with_another_layer_in_its_table_computes_that_architecture():
+    """A leaky ReLU put in the table: loss and gradients of the same net with F.leaky_relu in torch."""
+    def leaky_forward(x):
+        return np.where(x > 0, x, 0.1 * x), x
+
+    def leaky_backward(dout, x):
+        return np.where(x > 0, dout, 0.1 * dout)
+
+    x, y = _small_data(32)
+    params = _small_net(seed=32).params
+    loss, grads = network_loss(params, x, y, layers={**LAYERS, "relu_forward": leaky_forward,
+                                                     "relu_backward": leaky_backward}, reg=0.3)
+    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
+    h = torch.from_numpy(x)
+    for i in (1, 2):
+        h = F.leaky_relu(F.linear(h, t[f"W{i}"].T, t[f"b{i}"]), 0.1)
+    t_loss = F.cross_entropy(F.linear(h, t["W3"].T, t["b3"]), torch.from_numpy(y))
+    t_loss = t_loss + 0.15 * sum((t[f"W{i}"] ** 2).sum() for i in (1, 2, 3))
+    t_loss.backward()
+    assert loss == pytest.approx(t_loss.item(), rel=1e-12)
+    for k, v in t.items():
+        assert rel_error(grads[k], v.grad.numpy()) < 1e-10, k
+
+
+def test_network_loss_in_training_mode_without_labels_gives_batch_statistics_scores():
+    x, _ = _small_data(33)
+    model = _small_net(seed=33, normalization="batchnorm")
+    _randomize_gamma_beta(model, 33)
+    scores = network_loss(model.params, x, normalization="batchnorm", norm_params=[{}, {}], mode="train")
+    t = {k: torch.from_numpy(v) for k, v in model.params.items()}
+    h = torch.from_numpy(x)
+    for i in (1, 2):
+        h = F.relu(F.batch_norm(F.linear(h, t[f"W{i}"].T, t[f"b{i}"]), None, None, t[f"gamma{i}"], t[f"beta{i}"],
+                                training=True, eps=1e-5))
+    assert rel_error(scores, F.linear(h, t["W3"].T, t["b3"]).numpy()) < 1e-12
+    # Without labels and without a mode, test mode: the running averages (zeros and ones at first) are used.
+    assert rel_error(network_loss(model.params, x, normalization="batchnorm",
+                                  norm_params=[{"running_mean": np.zeros(6), "running_var": np.ones(6)},
+                                               {"running_mean": np.zeros(7), "running_var": np.ones(7)}]),
+                     scores) > 1e-3
+
+
+@pytest.mark.parametrize("option, value, allowed", [("normalization", "groupnorm", "batchnorm"),
+                                                    ("norm_position", "middle", "before"),
+                                                    ("mode", "eval", "train")])
+def test_network_loss_rejects_an_unknown_option_naming_it_and_the_allowed_ones(option, value, allowed):
+    x, y = _small_data(34)
+    with pytest.raises(OptionError, match=rf"network_loss: unknown {option} '{value}'.*{allowed}"):
+        network_loss(_small_net().params, x, y, **{option: value})

@@ -13,7 +13,7 @@ here (batch normalization: ``(mode, x, x_hat, inv_std, gamma, eps)``; layer norm
 ``(x_hat, inv_std, gamma)``), never the student's forward output; the forward checks verify that the
 forward pass returns exactly that cache. The network check compares the student's net with the
 reference net, or with the reference architecture composed of the student's own layers
-(:func:`composed_loss`), and its training check is waived when the student's layers fail their own
+(:func:`agrees_with_own_layers`), and its training check is waived when the student's layers fail their own
 checks (their cells already lose those points).
 
 References
@@ -27,10 +27,13 @@ References
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 import numpy as np
 
 from autograder.checks import (
+    _kernel_errors,
     as_array,
     call,
     make_rng,
@@ -47,7 +50,9 @@ __all__ = [
     "finite_array",
     "forward_pair",
     "child_seeds",
-    "composed_loss",
+    "failing_layers",
+    "own_layer_tables",
+    "agrees_with_own_layers",
     "check_norm_net",
     "training_data",
     "check_batchnorm_forward",
@@ -406,11 +411,11 @@ def _dx_mistakes(x, gamma, dout, eps, axis):
     ]
 
 
-_GRAD_HINTS = {
+_GRAD_HINTS = MappingProxyType({
     "dbeta": "dbeta is the sum of dout over the minibatch (axis 0).",
     "dgamma": "dgamma is the sum over the minibatch of dout * x_hat.",
     "dx": "derive dx through every path from x to the output (x_hat, the mean and the variance) and add them.",
-}
+})
 
 
 def _check_norm_backward(backward, name: str, kind: str, seed: int | None) -> None:
@@ -567,122 +572,109 @@ def check_layernorm_forward(layernorm_forward, seed: int | None = None) -> None:
 # ---------------------------------------------------------------------------------------------
 # Networks with normalization (and dropout): the student's FullyConnectedNet
 #
-# Isolation (as in autograder.checks.fc_nets): the student's net necessarily calls the student's
-# layers. A case passes when the net's output equals the reference net's, or the same architecture
-# composed of the student's own layer functions (the normalization layers, the affine-norm-relu
-# sandwich, the dropout layers -- whichever the test cell passes): a correct net on top of a wrong
-# layer passes (that layer's own cell fails), a wrong net fails either way.
+# Isolation: the student's net necessarily calls the student's layers. A case passes when the net's
+# outputs equal the reference net's, or -- the fallback, :func:`agrees_with_own_layers` -- the same
+# architecture composed of the student's own layer functions (one network core for both,
+# ``course_lib.fc_net.network_loss``, with the student's proxies in its layer table): a correct net on
+# top of a wrong layer passes (that layer's own cell fails), a wrong net fails either way. The fallback
+# never trusts a student function to be pure: see :func:`agrees_with_own_layers`.
 
 _NET_TOL = 1e-7
 
 #: Keyword names of the student functions a net check accepts (all optional).
 LAYER_NAMES = ("batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt", "layernorm_forward",
-               "layernorm_backward", "affine_norm_relu_forward", "affine_norm_relu_backward",
-               "dropout_forward", "dropout_backward")
+               "layernorm_backward", "dropout_forward", "dropout_backward")
 
 
-def _variants(normalization: str | None, student: dict) -> list[tuple[str, dict]]:
-    """Layer sets to compose the reference architecture from: the reference's, then the student's."""
-    ref_layers, ref_utils = reference("layers"), reference("layer_utils")
-    base = {
-        "norm_forward": None, "norm_backward": None,
-        "sandwich_forward": None, "sandwich_backward": None,
-        "dropout_forward": ref_layers.dropout_forward, "dropout_backward": ref_layers.dropout_backward,
-    }
-    if normalization is not None:
-        base["norm_forward"], base["norm_backward"] = ref_utils.NORMALIZATIONS[normalization]
-    out = [("reference", base)]
-    s = {k: v for k, v in student.items() if v is not None}
-    drop = {k: s[k] for k in ("dropout_forward", "dropout_backward") if k in s}
-    if drop:
-        out.append(("student dropout", {**base, **drop}))
-    if normalization is not None:
-        fwd = s.get(f"{normalization}_forward")
-        backs = [s.get(f"{normalization}_backward"), s.get(f"{normalization}_backward_alt")]
-        for back in backs:
-            if fwd is not None and back is not None:
-                out.append(("student normalization", {**base, **drop, "norm_forward": fwd, "norm_backward": back}))
-        if s.get("affine_norm_relu_forward") is not None and s.get("affine_norm_relu_backward") is not None:
-            out.append(("student sandwich", {**base, **drop, "sandwich_forward": s["affine_norm_relu_forward"],
-                                             "sandwich_backward": s["affine_norm_relu_backward"]}))
-    return out
+def failing_layers(student: Mapping[str, Callable | None], checks: Mapping[str, Callable]) -> set[str]:
+    """Names of the student's functions (None skipped) that fail their own hidden check in ``checks``."""
+    failing = set()
+    for name, fn in student.items():
+        if fn is None or name not in checks:
+            continue
+        try:
+            checks[name](fn)
+        except AssertionError:
+            failing.add(name)
+    return failing
 
 
-def composed_loss(params: dict, X: np.ndarray, y, *, reg: float, normalization: str | None, position: str,
-                  bn_params: list[dict], dropout: tuple[float, int] | None, layers: dict):
-    """The reference architecture with the given layer functions; scores (``y`` None) or ``(loss, grads)``.
+def own_layer_tables(student: Mapping[str, Callable | None],
+                     checks: Mapping[str, Callable] = MappingProxyType({})) -> list[dict]:
+    """Layer tables for the fallback: ``course_lib.fc_net.LAYERS`` with the student's layers put in.
 
-    ``{affine - [norm] - relu - [dropout]} x (L - 1) - affine - softmax``, normalization before or after
-    the ReLU, L2 term ``0.5 * reg * sum(W**2)``. ``bn_params`` (one dict per hidden layer) are used as
-    given, with their ``mode`` set from ``y``; ``dropout`` is ``(keep probability, mask seed)``.
+    A student function named ``<entry>`` or ``<entry>_alt`` replaces the table's ``<entry>``; when two
+    replace one entry (the graph and the closed-form batch-normalization backward, either of which the
+    net may call) each gives a table. A function that has a check in ``checks`` is put in only when it
+    *fails* that check: where it passes, the reference stands in for it, so a correct layer never gets
+    to compute part of the yardstick (fc_nets gives checks, since there the student's layers would
+    compute the loss and every gradient). Empty when no student layer is left, i.e. no second opinion.
     """
-    lay = reference("layers")
-    n_layers = sum(1 for k in params if k.startswith("W"))
-    mode = "test" if y is None else "train"
-    for bp in bn_params:
-        bp["mode"] = mode
-    drop_param = None if dropout is None else {"mode": mode, "p": dropout[0], "seed": dropout[1]}
+    reference_layers = reference("fc_net").LAYERS
+    left = {k: v for k, v in student.items() if v is not None}
+    passing = {k for k in left if k in checks} - failing_layers(left, checks)
+    left = {k: v for k, v in left.items() if k not in passing}
+    options: dict[str, list] = {}
+    for name, fn in left.items():
+        entry = name.removesuffix("_alt")
+        if entry not in reference_layers:
+            raise TypeError(f"own_layer_tables: {name!r} is not a layer of course_lib.fc_net.LAYERS")
+        options.setdefault(entry, []).append(fn)
+    tables = [dict(reference_layers)] if options else []
+    for entry, fns in options.items():
+        tables = [{**t, entry: fn} for t in tables for fn in fns]
+    return tables
 
-    def arr(v):
-        return np.asarray(v, dtype=np.float64)
 
-    h, caches = np.asarray(X, dtype=np.float64), []
-    for i in range(1, n_layers):
-        w, b = params[f"W{i}"], params[f"b{i}"]
-        if normalization is None:
-            a, fc = lay.affine_forward(h, w, b)
-            h, rc = lay.relu_forward(a)
-            cache = ("plain", fc, rc)
-        elif layers["sandwich_forward"] is not None:
-            h, sc = layers["sandwich_forward"](h, w, b, params[f"gamma{i}"], params[f"beta{i}"], bn_params[i - 1],
-                                               normalization, position)
-            cache = ("sandwich", sc)
-        else:
-            a, fc = lay.affine_forward(h, w, b)
-            if position == "before":
-                a, nc = layers["norm_forward"](a, params[f"gamma{i}"], params[f"beta{i}"], bn_params[i - 1])
-                h, rc = lay.relu_forward(arr(a))
-            else:
-                a, rc = lay.relu_forward(a)
-                h, nc = layers["norm_forward"](a, params[f"gamma{i}"], params[f"beta{i}"], bn_params[i - 1])
-            cache = ("norm", fc, nc, rc)
-        h = arr(h)
-        dc = None
-        if drop_param is not None:
-            h, dc = layers["dropout_forward"](h, drop_param)
-            h = arr(h)
-        caches.append((cache, dc))
-    scores, last = lay.affine_forward(h, params[f"W{n_layers}"], params[f"b{n_layers}"])
-    if y is None:
-        return scores
-    loss, dscores = lay.softmax_loss(scores, y)
-    grads = {}
-    dh, grads[f"W{n_layers}"], grads[f"b{n_layers}"] = lay.affine_backward(dscores, last)
-    for i in range(n_layers - 1, 0, -1):
-        cache, dc = caches[i - 1]
-        if drop_param is not None:
-            dh = arr(layers["dropout_backward"](dh, dc))
-        if cache[0] == "plain":
-            dh, grads[f"W{i}"], grads[f"b{i}"] = lay.affine_backward(lay.relu_backward(dh, cache[2]), cache[1])
+def agrees_with_own_layers(run_net: Callable[[], list], compose: Callable[[Mapping], list],
+                           tables: list[Mapping], mismatch: Callable[[int, object, object], str | None]) -> bool:
+    """Whether the student's net computes the reference architecture composed of the student's layers.
+
+    ``run_net()`` gives the net's outputs (a list, one per step) on inputs that no student code has seen
+    yet; ``compose(table)`` gives :func:`course_lib.fc_net.network_loss`'s outputs for the same steps
+    with a table of :func:`own_layer_tables`; ``mismatch(step, got, want)`` is None when they agree.
+
+    The student's functions run in one kernel and may keep state, so the order is fixed: for every
+    table the composition runs (1) *before* the net ever sees these inputs, so a layer cannot replay the
+    net's outputs; then (2) the net; then (3) the composition again. The net passes iff, for some
+    table, (3) equals (1) -- the layers did not change their behaviour after the net ran -- and the net's
+    outputs equal them. In the batchnorm and dropout nets the loss and the gradients of the
+    composition are computed here by reference layers from what the student's normalization/dropout
+    layers return, so they never exist in the kernel before the net runs: the net can only match by
+    computing them. In fc_nets only layers that fail their own check are put in (:func:`own_layer_tables`);
+    what is left open there: a net that reads back what its ``softmax_loss`` and ``affine_backward``
+    recorded during (1), when both fail their checks here (docs/notebooks.md). A composition that
+    raises (an unfinished layer) gives no second opinion.
+    """
+    errors = _kernel_errors()
+    pre = {}
+    for k, table in enumerate(tables):
+        try:
+            pre[k] = compose(table)
+        except errors:
+            raise
+        except Exception:  # noqa: BLE001 - the student's layers are unfinished or broken: no second opinion
             continue
-        if cache[0] == "sandwich":
-            out = layers["sandwich_backward"](dh, cache[1])
-            dh, grads[f"W{i}"], grads[f"b{i}"], grads[f"gamma{i}"], grads[f"beta{i}"] = (arr(v) for v in out)
+    if not pre:
+        return False
+    got = run_net()
+    for k, want in pre.items():
+        try:
+            post = compose(tables[k])
+        except errors:
+            raise
+        except Exception:  # noqa: BLE001 - as above
             continue
-        _, fc, nc, rc = cache
-        if position == "before":
-            da, dg, db_ = layers["norm_backward"](lay.relu_backward(dh, rc), nc)
-        else:
-            dr, dg, db_ = layers["norm_backward"](dh, nc)
-            da = lay.relu_backward(arr(dr), rc)
-        grads[f"gamma{i}"], grads[f"beta{i}"] = arr(dg), arr(db_)
-        dh, grads[f"W{i}"], grads[f"b{i}"] = lay.affine_backward(arr(da), fc)
-    loss = float(loss)
-    for i in range(1, n_layers + 1):
-        w = params[f"W{i}"]
-        loss += 0.5 * reg * float(np.sum(w * w))
-        grads[f"W{i}"] = arr(grads[f"W{i}"]) + reg * w
-    return loss, grads
+        if all(_agree(mismatch, step, post, want) and _agree(mismatch, step, got, want) for step in range(len(want))):
+            return True
+    return False
+
+
+def _agree(mismatch, step: int, got: list, want: list) -> bool:
+    try:
+        return len(got) == len(want) and mismatch(step, got[step], want[step]) is None
+    except Exception:  # noqa: BLE001 - outputs of the student's layers that cannot even be compared
+        return False
 
 
 def _mismatch(where: str, got, want, with_labels: bool) -> str | None:
@@ -749,7 +741,7 @@ def _check_norm_init(FullyConnectedNet, options: dict) -> None:
     shown = ", ".join(f"{k}={v!r}" for k, v in options.items())
     for hidden, d, c in (([9, 7], 6, 4), ([5, 4, 6], 3, 5)):
         where = f"FullyConnectedNet({hidden}, input_dim={d}, num_classes={c}, {shown})"
-        model = call(where, FullyConnectedNet, hidden, input_dim=d, num_classes=c, weight_scale=0.1,
+        model = call(where, FullyConnectedNet, list(hidden), input_dim=d, num_classes=c, weight_scale=0.1,
                      dtype="float64", **options)
         params = _read_dict(where, model, "params")
         n = len(hidden) + 1
@@ -767,99 +759,137 @@ def _check_norm_init(FullyConnectedNet, options: dict) -> None:
         _norm_param_list(where, model, len(hidden))
 
 
+#: The three calls of every net case: ``loss(X, y)``, ``loss(X)``, ``loss(X, y)`` (with labels or not).
+_NET_STEPS = (True, False, True)
+
+
+def _net_case(rng, hidden, in_shape, c, normalization) -> dict:
+    """Random parameters, a batch and running averages for one case of :func:`check_norm_net`."""
+    dims = [int(np.prod(in_shape)), *hidden, c]
+    params = {}
+    for i in range(1, len(dims)):
+        params[f"W{i}"] = rng.normal(size=(dims[i - 1], dims[i])) / np.sqrt(dims[i - 1])
+        params[f"b{i}"] = 0.1 * rng.normal(size=dims[i])
+        if normalization is not None and i < len(dims) - 1:
+            params[f"gamma{i}"] = rng.uniform(0.5, 1.5, dims[i])
+            params[f"beta{i}"] = 0.3 * rng.normal(size=dims[i])
+    X = rng.normal(size=(8, *in_shape))
+    y = rng.integers(0, c, size=8)
+    running = [{"running_mean": rng.normal(size=h), "running_var": rng.uniform(0.5, 2.0, h)} for h in hidden]
+    return {"params": params, "X": X, "y": y, "running": running}
+
+
+def _compose_steps(layers: Mapping, case: dict, *, reg: float, normalization, position, dropout) -> list:
+    """``network_loss`` with the layer table ``layers`` for every step of :data:`_NET_STEPS`, on copies."""
+    network_loss = reference("fc_net").network_loss
+    outputs = []
+    for with_labels in _NET_STEPS:
+        norm_params = ([{k: v.copy() for k, v in r.items()} for r in case["running"]] if normalization == "batchnorm"
+                       else [{} for _ in case["running"]] if normalization else [])
+        drop = None if dropout is None else {"p": dropout[0], "seed": dropout[1]}
+        outputs.append(network_loss({k: v.copy() for k, v in case["params"].items()}, case["X"].copy(),
+                                    case["y"].copy() if with_labels else None, layers=layers,
+                                    normalization=normalization, norm_position=position, norm_params=norm_params,
+                                    dropout_param=drop, reg=reg))
+    return outputs
+
+
+def _run_net_steps(where: str, model, case: dict, normalization) -> list:
+    """The student's net on ``case``: its params set, then every step of :data:`_NET_STEPS`."""
+    try:
+        model.params = {k: v.copy() for k, v in case["params"].items()}
+    except AttributeError:
+        raise AssertionError(f"{where}: cannot set params; keep the parameters in self.params.") from None
+    outputs = []
+    for with_labels in _NET_STEPS:
+        what = _step_label(where, with_labels, normalization)
+        if normalization == "batchnorm":
+            # A known state (running averages, and the opposite mode: the net must set the mode).
+            model.bn_params = [{"mode": "test" if with_labels else "train", **{k: v.copy() for k, v in r.items()}}
+                               for r in case["running"]]
+        X = case["X"].copy()
+        outputs.append(call(what, model.loss, X, case["y"].copy()) if with_labels else call(what, model.loss, X))
+    return outputs
+
+
+def _step_label(where: str, with_labels: bool, normalization) -> str:
+    what = f"{where}.loss(X, y)" if with_labels else f"{where}.loss(X)"
+    return what + (" after setting the running averages in bn_params" if normalization == "batchnorm" else "")
+
+
+def _net_hint(with_labels: bool, reg: float, normalization, position, dropout) -> str:
+    if with_labels and reg:
+        return (" Check the regularization: 0.5 * reg * sum(W**2) over the weights only (not gammas "
+                "or betas), and reg * W in each weight's gradient.")
+    if not with_labels:
+        return (" Without labels the net runs in test mode: set every bn_param's (and the dropout "
+                "param's) 'mode' to 'test' before the forward pass.")
+    parts = ["affine", "relu"]
+    if normalization is not None:
+        parts.insert(1 if position == "before" else 2, normalization)
+    if dropout is not None:
+        parts.append("dropout")
+    hint = f" Each hidden layer is {' - '.join(parts)}"
+    hint += (", with gamma{i}, beta{i} and bn_params[i-1]." if normalization else ".")
+    if normalization is not None:
+        hint += " In training mode, every bn_param's 'mode' must be 'train' (also after a test-mode call)."
+    return hint
+
+
 def check_norm_net(FullyConnectedNet, *, normalization: str | None = "batchnorm", positions=("before",),
                    with_position: bool = False, dropout: tuple[float, int] | None = None, seed: int | None = None,
-                   **student) -> None:
+                   layer_checks: Mapping[str, Callable] = MappingProxyType({}), **student) -> None:
     """The student's ``FullyConnectedNet`` with normalization and/or dropout, against the reference.
 
     For every position in ``positions`` (passed as ``norm_position`` when ``with_position``): the initial
     parameters (gammas ones, betas zeros, one param dict per hidden layer in ``bn_params``); then, given
     random parameters, ``loss(X, y)`` (training mode) and, after setting the running averages in
-    ``bn_params``, ``loss(X)`` (test mode) against the reference net or the same architecture composed
-    of the student's layers (keyword arguments, see :data:`LAYER_NAMES`). ``dropout`` is
-    ``(dropout_keep_ratio, dropout_seed)``; with a fixed seed every forward pass draws the same masks.
-    Each case calls ``loss(X, y)``, ``loss(X)`` and ``loss(X, y)`` again, so a net that leaves its layers in
-    test mode fails.
+    ``bn_params``, ``loss(X)`` (test mode) against the reference net, computed first by
+    ``course_lib.fc_net.network_loss``. ``dropout`` is ``(dropout_keep_ratio, dropout_seed)``; with a fixed
+    seed every forward pass draws the same masks. Each case calls ``loss(X, y)``, ``loss(X)`` and
+    ``loss(X, y)`` again, so a net that leaves its layers in test mode fails.
+
+    A case the net gets wrong is judged again on fresh inputs against the same architecture composed of
+    the student's layers (keyword arguments, see :data:`LAYER_NAMES`; those with a check in
+    ``layer_checks`` only when they fail it): :func:`agrees_with_own_layers`.
     """
     unknown = sorted(set(student) - set(LAYER_NAMES))
     if unknown:
         raise TypeError(f"check_norm_net: unknown layer keyword(s) {unknown}; use {LAYER_NAMES}")
     rng = make_rng(child_seeds(seed, 4)[3])
-    variants = _variants(normalization, student)
+    reference_layers = reference("fc_net").LAYERS
+    tables = None  # the student's layer tables, built at the first disagreement
     for position in positions:
         options = _net_options(normalization, position, dropout, with_position)
         if normalization is not None:
             _check_norm_init(FullyConnectedNet, options)
-        cases = (([7, 5], (6,), 4, 0.0), ([5, 6, 4], (2, 3), 3, 0.3))
-        for hidden, in_shape, c, reg in cases:
+        shown = ", ".join(f"{k}={v!r}" for k, v in options.items())
+        setup = {"normalization": normalization, "position": position, "dropout": dropout}
+        for hidden, in_shape, c, reg in (([7, 5], (6,), 4, 0.0), ([5, 6, 4], (2, 3), 3, 0.3)):
+            case = _net_case(rng, hidden, in_shape, c, normalization)
+            want = _compose_steps(reference_layers, case, reg=reg, **setup)  # before any student code runs
             d = int(np.prod(in_shape))
-            dims = [d, *hidden, c]
-            params = {}
-            for i in range(1, len(dims)):
-                params[f"W{i}"] = rng.normal(size=(dims[i - 1], dims[i])) / np.sqrt(dims[i - 1])
-                params[f"b{i}"] = 0.1 * rng.normal(size=dims[i])
-                if normalization is not None and i < len(dims) - 1:
-                    params[f"gamma{i}"] = rng.uniform(0.5, 1.5, dims[i])
-                    params[f"beta{i}"] = 0.3 * rng.normal(size=dims[i])
-            X = rng.normal(size=(8, *in_shape))
-            y = rng.integers(0, c, size=8)
-            shown = ", ".join(f"{k}={v!r}" for k, v in options.items())
             where = f"FullyConnectedNet({hidden}, input_dim={d}, num_classes={c}, reg={reg}, {shown})"
-            model = call(where, FullyConnectedNet, hidden, input_dim=d, num_classes=c, reg=reg, dtype="float64",
+            model = call(where, FullyConnectedNet, list(hidden), input_dim=d, num_classes=c, reg=reg, dtype="float64",
                          **options)
-            try:
-                model.params = {k: v.copy() for k, v in params.items()}
-            except AttributeError:
-                raise AssertionError(f"{where}: cannot set params; keep the parameters in self.params.") from None
-            running = [{"running_mean": rng.normal(size=h), "running_var": rng.uniform(0.5, 2.0, h)}
-                       for h in hidden]
-            # Training, then test mode, then training again (the net must switch the modes back).
-            for with_labels in (True, False, True):
-                what = f"{where}.loss(X, y)" if with_labels else f"{where}.loss(X)"
-                if normalization == "batchnorm":
-                    # A known state (running averages, and the opposite mode: the net must set the mode).
-                    what += " after setting the running averages in bn_params"
-                    model.bn_params = [{"mode": "test" if with_labels else "train",
-                                        **{k: v.copy() for k, v in r.items()}} for r in running]
-                got = call(what, model.loss, X, y) if with_labels else call(what, model.loss, X)
-                problem = None
-                for label, layers in variants:
-                    bps = ([{k: v.copy() for k, v in r.items()} for r in running] if normalization == "batchnorm"
-                           else [{} for _ in hidden])
-                    try:
-                        want = composed_loss({k: v.copy() for k, v in params.items()}, X, y if with_labels else None,
-                                             reg=reg, normalization=normalization, position=position,
-                                             bn_params=bps, dropout=dropout, layers=layers)
-                    except Exception:  # noqa: BLE001 - the student's layers are unfinished: no second opinion
-                        if label == "reference":
-                            raise
-                        continue
-                    found = _mismatch(what, got, want, with_labels)
-                    if found is None:
-                        problem = None
-                        break
-                    if label == "reference":
-                        problem = found
-                if problem is not None:
-                    hint = ""
-                    if with_labels and reg:
-                        hint = (" Check the regularization: 0.5 * reg * sum(W**2) over the weights only (not gammas "
-                                "or betas), and reg * W in each weight's gradient.")
-                    elif not with_labels:
-                        hint = (" Without labels the net runs in test mode: set every bn_param's (and the dropout "
-                                "param's) 'mode' to 'test' before the forward pass.")
-                    else:
-                        parts = ["affine", "relu"]
-                        if normalization is not None:
-                            parts.insert(1 if position == "before" else 2, normalization)
-                        if dropout is not None:
-                            parts.append("dropout")
-                        hint = f" Each hidden layer is {' - '.join(parts)}"
-                        hint += (", with gamma{i}, beta{i} and bn_params[i-1]." if normalization else ".")
-                        if with_labels and normalization is not None:
-                            hint += (" In training mode, every bn_param's 'mode' must be 'train' (also after a "
-                                     "test-mode call).")
-                    raise AssertionError(problem + hint)
+            got = _run_net_steps(where, model, case, normalization)
+
+            def mismatch(step, got_k, want_k, where=where):
+                return _mismatch(_step_label(where, _NET_STEPS[step], normalization), got_k, want_k, _NET_STEPS[step])
+
+            failed = next((k for k in range(len(_NET_STEPS)) if mismatch(k, got[k], want[k]) is not None), None)
+            if failed is None:
+                continue
+            if tables is None:
+                tables = own_layer_tables(student, layer_checks)
+            fresh = _net_case(rng, hidden, in_shape, c, normalization)
+            if tables and agrees_with_own_layers(
+                    lambda where=where, model=model, fresh=fresh: _run_net_steps(where, model, fresh, normalization),
+                    lambda table, fresh=fresh, reg=reg, setup=setup: _compose_steps(table, fresh, reg=reg, **setup),
+                    tables, mismatch):
+                continue
+            raise AssertionError(mismatch(failed, got[failed], want[failed])
+                                 + _net_hint(_NET_STEPS[failed], reg, normalization, position, dropout))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -868,8 +898,9 @@ def check_norm_net(FullyConnectedNet, *, normalization: str | None = "batchnorm"
 
 #: The training experiment of :func:`check_batchnorm_trains`: a deep narrow net with a bad init scale,
 #: trained with plain SGD on minibatches drawn with replacement (as cs231n's Solver does).
-TRAIN_SETUP = {"hidden_dims": [40] * 5, "weight_scale": 1e-2, "learning_rate": 0.1, "batch_size": 50,
-               "num_epochs": 10}
+#: Read-only (a student's function may edit what it receives; only copies are ever passed to it).
+TRAIN_SETUP = MappingProxyType({"hidden_dims": (40,) * 5, "weight_scale": 1e-2, "learning_rate": 0.1,
+                                "batch_size": 50, "num_epochs": 10})
 _MIN_ACC, _MIN_GAP = 0.75, 0.4
 
 
@@ -913,16 +944,11 @@ def _batch_stat_accuracy(params: dict, X: np.ndarray, y: np.ndarray, normalizati
     Using the statistics of the evaluation set (not the net's running averages) judges the trained
     weights alone; the running averages have a check of their own.
     """
-    lay = _ref()
-    n_layers = sum(1 for k in params if k.startswith("W"))
-    h = X
+    n_hidden = sum(1 for k in params if k.startswith("W")) - 1
     with np.errstate(all="ignore"):
-        for i in range(1, n_layers):
-            h, _ = lay.affine_forward(h, params[f"W{i}"], params[f"b{i}"])
-            if normalization:
-                h, _ = lay.batchnorm_forward(h, params[f"gamma{i}"], params[f"beta{i}"], {"mode": "train"})
-            h = np.maximum(h, 0)
-        scores, _ = lay.affine_forward(h, params[f"W{n_layers}"], params[f"b{n_layers}"])
+        scores = reference("fc_net").network_loss(params, X, normalization="batchnorm" if normalization else None,
+                                                  norm_params=[{} for _ in range(n_hidden)] if normalization else (),
+                                                  mode="train")
     if not np.all(np.isfinite(scores)):
         return 0.0
     return float(np.mean(np.argmax(scores, axis=1) == y))
@@ -991,9 +1017,9 @@ def check_batchnorm_trains(FullyConnectedNet, seed: int | None = None) -> None:
         data = training_data(run_seed)
         d, c = data["X_train"].shape[1], int(data["y_train"].max()) + 1
         dims = [d, *s["hidden_dims"], c]
-        where = (f"FullyConnectedNet({s['hidden_dims']}, input_dim={d}, num_classes={c}, "
+        where = (f"FullyConnectedNet({list(s['hidden_dims'])}, input_dim={d}, num_classes={c}, "
                  f"normalization='batchnorm', dtype='float64')")
-        model = call(where, FullyConnectedNet, s["hidden_dims"], input_dim=d, num_classes=c,
+        model = call(where, FullyConnectedNet, list(s["hidden_dims"]), input_dim=d, num_classes=c,
                      weight_scale=s["weight_scale"], normalization="batchnorm", dtype="float64")
         missing = sorted(set(_initial_params(dims, 1.0, 0, True)) - set(_read_dict(where, model, "params")))
         if missing:
@@ -1010,7 +1036,7 @@ def check_batchnorm_trains(FullyConnectedNet, seed: int | None = None) -> None:
         shown = ", ".join(f"{a:.2f}" for a in accs)
         raise AssertionError(
             f"Trained with SGD (learning rate {s['learning_rate']}, {s['num_epochs']} epochs on hidden synthetic "
-            f"data), your net with batch normalization, hidden layers {s['hidden_dims']} and initial weights of "
+            f"data), your net with batch normalization, hidden layers {list(s['hidden_dims'])} and initial weights of "
             f"standard deviation {s['weight_scale']}, reached validation accuracies of {shown}"
             f"{' (training diverged: the loss or a gradient became NaN)' if diverged else ''}: not clearly better "
             f"than the same net without batch normalization. A working batch normalization keeps every layer's "
@@ -1024,16 +1050,12 @@ def check_batchnorm_trains(FullyConnectedNet, seed: int | None = None) -> None:
 # The batchnorm assignment's network
 
 
-def _some_layer_fails(checks) -> bool:
-    """Whether one of the given student layers (``(check, function)`` pairs, None skipped) fails its check."""
-    for check, fn in checks:
-        if fn is None:
-            continue
-        try:
-            check(fn)
-        except AssertionError:
-            return True
-    return False
+#: The hidden check of each normalization layer the net check may be given.
+_NORM_CHECKS = MappingProxyType({
+    "batchnorm_forward": check_batchnorm_forward, "batchnorm_backward": check_batchnorm_backward,
+    "batchnorm_backward_alt": check_batchnorm_backward_alt, "layernorm_forward": check_layernorm_forward,
+    "layernorm_backward": check_layernorm_backward,
+})
 
 
 def check_fully_connected_net(FullyConnectedNet, *, batchnorm_forward=None, batchnorm_backward=None,
@@ -1053,14 +1075,11 @@ def check_fully_connected_net(FullyConnectedNet, *, batchnorm_forward=None, batc
               "batchnorm_backward_alt": batchnorm_backward_alt}
     check_norm_net(FullyConnectedNet, normalization=None, seed=seed)
     check_norm_net(FullyConnectedNet, normalization="batchnorm", seed=seed, **layers)
-    ln_layers = [(check_layernorm_forward, layernorm_forward), (check_layernorm_backward, layernorm_backward)]
-    if None not in (layernorm_forward, layernorm_backward) and not _some_layer_fails(ln_layers):
-        check_norm_net(FullyConnectedNet, normalization="layernorm", seed=seed, layernorm_forward=layernorm_forward,
-                       layernorm_backward=layernorm_backward)
+    ln_layers = {"layernorm_forward": layernorm_forward, "layernorm_backward": layernorm_backward}
+    if None not in ln_layers.values() and not failing_layers(ln_layers, _NORM_CHECKS):
+        check_norm_net(FullyConnectedNet, normalization="layernorm", seed=seed, **ln_layers)
     try:
         check_batchnorm_trains(FullyConnectedNet, seed=seed)
     except AssertionError:
-        if not _some_layer_fails([(check_batchnorm_forward, batchnorm_forward),
-                                  (check_batchnorm_backward, batchnorm_backward),
-                                  (check_batchnorm_backward_alt, batchnorm_backward_alt)]):
+        if not failing_layers(layers, _NORM_CHECKS):
             raise

@@ -11,8 +11,9 @@ loses exactly that function's points.
   the ReLU), built here, never one from the student's forward pass.
 * :func:`check_fully_connected_net` compares the student's net with the reference net given the same
   parameters. The student's net necessarily calls the student's layers, so a case also passes when the
-  net agrees with the reference *architecture* composed of the student's own layer functions: a correct
-  net on top of a wrong layer passes (the layer's own cell fails), a wrong net fails either way.
+  net agrees with the reference *architecture* composed of the student's own failing layer functions,
+  in an order that state kept by them cannot fool: a correct net on top of a wrong layer passes (the
+  layer's own cell fails), a wrong net fails either way.
 * :func:`check_overfit_settings` trains the reference net with the student's hyperparameters.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -37,6 +39,7 @@ from autograder.checks import (
     relative_error,
     unpack,
 )
+from autograder.checks.batchnorm import agrees_with_own_layers, own_layer_tables
 
 __all__ = [
     "check_affine_forward",
@@ -182,14 +185,13 @@ def _check_init(FullyConnectedNet: Callable) -> None:
     # Names and shapes, for several depths.
     for hidden, d, c in (([13, 9], 11, 4), ([6], 5, 3), ([4, 7, 3, 5], 8, 6)):
         where = f"FullyConnectedNet({hidden}, input_dim={d}, num_classes={c}, dtype='float64')"
-        model = call(where, FullyConnectedNet, hidden, input_dim=d, num_classes=c, weight_scale=0.1,
+        want, dims = _expected_keys(len(hidden)), [d, *hidden, c]  # before the student's code sees `hidden`
+        model = call(where, FullyConnectedNet, list(hidden), input_dim=d, num_classes=c, weight_scale=0.1,
                      dtype="float64")
         params = _read_params(where, model)
-        want = _expected_keys(len(hidden))
         if sorted(params) != sorted(want):
-            raise AssertionError(f"{where}: params has keys {sorted(params)}; with {len(hidden)} hidden "
+            raise AssertionError(f"{where}: params has keys {sorted(params)}; with {len(dims) - 2} hidden "
                                  f"layers it must have exactly {want}.")
-        dims = [d, *hidden, c]
         for i in range(1, len(dims)):
             as_array(where, f"params['W{i}']", params[f"W{i}"], (dims[i - 1], dims[i]))
             b = as_array(where, f"params['b{i}']", params[f"b{i}"], (dims[i],))
@@ -216,34 +218,6 @@ def _check_init(FullyConnectedNet: Callable) -> None:
         if np.asarray(value).dtype != np.float32:
             raise AssertionError(f"{where}: params['{key}'] has dtype {np.asarray(value).dtype}; cast every "
                                  "parameter to the dtype argument.")
-
-
-def _composed_loss(params: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray | None, reg: float,
-                   layers: Mapping[str, Callable]) -> Any:
-    """The reference architecture built from the student's own layer functions (see the module doc)."""
-    n_layers = sum(1 for k in params if k.startswith("W"))
-    h, caches = X, []
-    for i in range(1, n_layers):
-        a, fc_cache = layers["affine_forward"](h, params[f"W{i}"], params[f"b{i}"])
-        h, relu_cache = layers["relu_forward"](a)
-        caches.append((fc_cache, relu_cache))
-    scores, last_cache = layers["affine_forward"](h, params[f"W{n_layers}"], params[f"b{n_layers}"])
-    scores = np.asarray(scores, dtype=np.float64)
-    if y is None:
-        return scores
-    loss, dscores = layers["softmax_loss"](scores, y)
-    grads = {}
-    dh, grads[f"W{n_layers}"], grads[f"b{n_layers}"] = layers["affine_backward"](dscores, last_cache)
-    for i in range(n_layers - 1, 0, -1):
-        fc_cache, relu_cache = caches[i - 1]
-        da = layers["relu_backward"](dh, relu_cache)
-        dh, grads[f"W{i}"], grads[f"b{i}"] = layers["affine_backward"](da, fc_cache)
-    loss = float(loss)
-    for i in range(1, n_layers + 1):
-        w = params[f"W{i}"]
-        loss += 0.5 * reg * float(np.sum(w * w))
-        grads[f"W{i}"] = np.asarray(grads[f"W{i}"], dtype=np.float64) + reg * w
-    return loss, grads
 
 
 def _compare_outputs(where: str, got: Any, want: Any, y_given: bool) -> str | None:
@@ -275,52 +249,82 @@ def _random_params(rng: np.random.Generator, dims: list[int]) -> dict[str, np.nd
     return params
 
 
+def _net_case(rng: np.random.Generator, dims: list[int], in_shape: tuple[int, ...]) -> dict:
+    """Random parameters, a batch and labels for one case of :func:`check_fully_connected_net`."""
+    params = _random_params(rng, dims)
+    return {"params": params, "X": rng.normal(size=(6, *in_shape)), "y": rng.integers(0, dims[-1], size=6)}
+
+
+def _compose_steps(layers: Mapping[str, Callable], case: dict, reg: float) -> list:
+    """``course_lib.fc_net.network_loss`` with the table ``layers``: ``[scores, (loss, grads)]``, on copies."""
+    network_loss = reference("fc_net").network_loss
+    return [network_loss({k: v.copy() for k, v in case["params"].items()}, case["X"].copy(),
+                         None if y is None else y.copy(), layers=layers, reg=reg) for y in (None, case["y"])]
+
+
+def _run_net_steps(where: str, model: Any, case: dict) -> list:
+    """The student's net on ``case``: its params set, then ``loss(X)`` and ``loss(X, y)``."""
+    try:
+        model.params = {k: v.copy() for k, v in case["params"].items()}
+    except AttributeError as exc:
+        raise AssertionError(f"{where}: cannot set params; keep the parameters in self.params.") from exc
+    return [call(f"{where}.loss(X)", model.loss, case["X"].copy()),
+            call(f"{where}.loss(X, y)", model.loss, case["X"].copy(), case["y"].copy())]
+
+
 def check_fully_connected_net(FullyConnectedNet: Callable, *, affine_forward: Callable | None = None,
                               affine_backward: Callable | None = None, relu_forward: Callable | None = None,
                               relu_backward: Callable | None = None, softmax_loss: Callable | None = None,
                               seed: int | None = None) -> None:
     """The student's ``FullyConnectedNet``: initialization, then scores, loss and gradients given parameters.
 
-    The layer functions are the student's own (optional): a case whose output differs from the
-    reference net still passes if it equals the reference architecture composed of them.
+    The reference is ``course_lib.fc_net.network_loss``, computed before any student code runs. A case
+    the net gets wrong is judged again on fresh inputs against the same architecture with the student's
+    layers (optional keywords) in its table -- only those that fail their own check, since here they
+    would compute the loss and every gradient -- in the order of
+    :func:`autograder.checks.batchnorm.agrees_with_own_layers`, which no state kept by the student's
+    functions can fool: a correct net on top of a wrong layer passes, a wrong net fails.
     """
     _check_init(FullyConnectedNet)
-    ref_fc = reference("fc_net")
     rng = make_rng(seed)
-    layers = {"affine_forward": affine_forward, "affine_backward": affine_backward,
-              "relu_forward": relu_forward, "relu_backward": relu_backward, "softmax_loss": softmax_loss}
+    student = {"affine_forward": affine_forward, "affine_backward": affine_backward,
+               "relu_forward": relu_forward, "relu_backward": relu_backward, "softmax_loss": softmax_loss}
+    reference_layers = reference("fc_net").LAYERS
+    tables = None  # the student's layer tables, built at the first disagreement
     cases = (([6], (5,), 3, 0.0), ([7, 4], (8,), 4, 0.35), ([5, 6, 4], (2, 3), 5, 0.1), ([3], (4,), 2, 1.7))
     for hidden, in_shape, c, reg in cases:
         d = int(np.prod(in_shape))
         dims = [d, *hidden, c]
-        params = _random_params(rng, dims)
-        X = rng.normal(size=(6, *in_shape))
-        y = rng.integers(0, c, size=6)
+        case = _net_case(rng, dims, in_shape)
+        want = _compose_steps(reference_layers, case, reg)  # before any student code runs
         where = f"FullyConnectedNet({hidden}, input_dim={d}, num_classes={c}, reg={reg})"
-        model = call(where, FullyConnectedNet, hidden, input_dim=d, num_classes=c, reg=reg, dtype="float64")
-        try:
-            model.params = {k: v.copy() for k, v in params.items()}
-        except AttributeError as exc:
-            raise AssertionError(f"{where}: cannot set params; keep the parameters in self.params.") from exc
-        ref = ref_fc.FullyConnectedNet(hidden, input_dim=d, num_classes=c, reg=reg, dtype=np.float64, rng=0)
-        ref.params = {k: v.copy() for k, v in params.items()}
-        for y_arg in (None, y):
-            what = f"{where}.loss(X)" if y_arg is None else f"{where}.loss(X, y)"
-            got = call(what, model.loss, X) if y_arg is None else call(what, model.loss, X, y_arg)
-            want = ref.loss(X) if y_arg is None else ref.loss(X, y_arg)
-            problem = _compare_outputs(what, got, want, y_arg is not None)
-            if problem is None:
-                continue
-            if all(fn is not None for fn in layers.values()):
-                try:
-                    own = _composed_loss({k: v.copy() for k, v in params.items()}, X, y_arg, reg, layers)
-                except Exception:  # the student's layers are unfinished or broken: no second opinion
-                    own = None
-                if own is not None and _compare_outputs(what, got, own, y_arg is not None) is None:
-                    continue
-            hint = (" Check the regularization: the loss adds 0.5 * reg * sum(W**2) for every W, and each "
-                    "W's gradient gets reg * W." if reg and y_arg is not None else "")
-            raise AssertionError(problem + hint)
+        model = call(where, FullyConnectedNet, list(hidden), input_dim=d, num_classes=c, reg=reg, dtype="float64")
+        got = _run_net_steps(where, model, case)
+
+        def mismatch(step, got_k, want_k, where=where):
+            what = f"{where}.loss(X)" if step == 0 else f"{where}.loss(X, y)"
+            return _compare_outputs(what, got_k, want_k, step == 1)
+
+        failed = next((k for k in (0, 1) if mismatch(k, got[k], want[k]) is not None), None)
+        if failed is None:
+            continue
+        if tables is None:
+            tables = own_layer_tables(student, _LAYER_CHECKS)
+        fresh = _net_case(rng, dims, in_shape)
+        if tables and agrees_with_own_layers(
+                lambda where=where, model=model, fresh=fresh: _run_net_steps(where, model, fresh),
+                lambda table, fresh=fresh, reg=reg: _compose_steps(table, fresh, reg), tables, mismatch):
+            continue
+        hint = (" Check the regularization: the loss adds 0.5 * reg * sum(W**2) for every W, and each "
+                "W's gradient gets reg * W." if reg and failed == 1 else "")
+        raise AssertionError(mismatch(failed, got[failed], want[failed]) + hint)
+
+
+#: The hidden check of each layer the net check may be given.
+_LAYER_CHECKS = MappingProxyType({
+    "affine_forward": check_affine_forward, "affine_backward": check_affine_backward,
+    "relu_forward": check_relu_forward, "relu_backward": check_relu_backward, "softmax_loss": check_softmax_loss,
+})
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -328,7 +332,7 @@ def check_fully_connected_net(FullyConnectedNet: Callable, *, affine_forward: Ca
 # ---------------------------------------------------------------------------------------------------
 
 #: The nets of the overfitting exercise: name -> hidden layer sizes.
-OVERFIT_ARCHITECTURES = {"three_layer": [100, 100], "five_layer": [100, 100, 100, 100]}
+OVERFIT_ARCHITECTURES = MappingProxyType({"three_layer": (100, 100), "five_layer": (100, 100, 100, 100)})
 _OVERFIT_RUNS = 3
 
 
@@ -407,7 +411,7 @@ def _check_rule(where: str, rule: Callable, ref_rule: Callable, configs: list[di
                     raise AssertionError(f"{label}: config['{key}'] is missing; store the rule's state in it.")
                 assert_close(label, f"config['{key}']", cfg[key], ours[key], _RULE_TOL, hints.get(key, ""))
             assert_close(label, "next_w", next_w, want_w, _RULE_TOL, hints.get("next_w", ""))
-            w, theirs = np.asarray(next_w, dtype=np.float64), dict(cfg)
+            w, theirs = want_w, dict(cfg)  # the next step starts from the reference's weights, not the student's
     # Defaults: config=None.
     label = f"{where}(w, dw) without a config"
     w, dw = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
