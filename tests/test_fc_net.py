@@ -525,7 +525,7 @@ def _spy_table(calls):
 @pytest.mark.parametrize("normalization, position", NORM_CONFIGS)
 def test_network_loss_looks_every_layer_up_in_its_table_and_is_the_nets_loss(normalization, position):
     x, y = _small_data(31)
-    model = _small_net(seed=31, normalization=normalization, norm_position=position, reg=0.2,
+    model = _small_net(rng=31, normalization=normalization, norm_position=position, reg=0.2,
                        dropout_keep_ratio=0.6, dropout_seed=5)
     _randomize_gamma_beta(model, 31)
     want_loss, want_grads = model.loss(x, y)
@@ -555,7 +555,7 @@ def test_network_loss_with_another_layer_in_its_table_computes_that_architecture
         return np.where(x > 0, dout, 0.1 * dout)
 
     x, y = _small_data(32)
-    params = _small_net(seed=32).params
+    params = _small_net(rng=32).params
     loss, grads = network_loss(params, x, y, layers={**LAYERS, "relu_forward": leaky_forward,
                                                      "relu_backward": leaky_backward}, reg=0.3)
     t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in params.items()}
@@ -572,7 +572,7 @@ def test_network_loss_with_another_layer_in_its_table_computes_that_architecture
 
 def test_network_loss_in_training_mode_without_labels_gives_batch_statistics_scores():
     x, _ = _small_data(33)
-    model = _small_net(seed=33, normalization="batchnorm")
+    model = _small_net(rng=33, normalization="batchnorm")
     _randomize_gamma_beta(model, 33)
     scores = network_loss(model.params, x, normalization="batchnorm", norm_params=[{}, {}], mode="train")
     t = {k: torch.from_numpy(v) for k, v in model.params.items()}
