@@ -434,7 +434,8 @@ def test_each_submission_scores_exactly_what_its_code_deserves(batch, name):
     assert batch.passing(name) == case.expected_passing(batch.course), doc["output"]
     assert doc["score"] == case.expected_score(batch.course)
     # tests and points come from the source notebook, whatever the submission's metadata says
-    assert {g: t["max_score"] for g, t in batch.tests(name).items()} == batch.course.points
+    assert {g: t["max_score"] for g, t in batch.tests(name).items()} == {**batch.course.points,
+                                                                        **batch.course.manual_points}
     assert not doc["extra_data"]["grader_error"]
     assert batch.summary.scores[batch.sid(name)] == (doc["score"], 30.0)
 
