@@ -69,11 +69,14 @@ class Course:
     source: nbformat.NotebookNode = field(init=False)
     release: nbformat.NotebookNode = field(init=False)
     points: dict[str, float] = field(init=False)
+    manual_points: dict[str, float] = field(init=False)
 
     def __post_init__(self) -> None:
         self.source = nbformat.read(self.root / "source" / ASSIGNMENT / NOTEBOOK, as_version=4)
         self.release = nbformat.read(self.root / "release" / ASSIGNMENT / NOTEBOOK, as_version=4)
-        self.points = {g.grade_id: g.points for g in parse_source_notebook(self.source) if g.kind == "auto"}
+        graded = parse_source_notebook(self.source)
+        self.points = {g.grade_id: g.points for g in graded if g.kind == "auto"}
+        self.manual_points = {g.grade_id: g.points for g in graded if g.kind == "manual"}
 
     @property
     def max_score(self) -> float:

@@ -376,8 +376,10 @@ def _edited(course: ac.Course, targets: ac.Targets, student: str) -> bytes:
     return ac.as_bytes(nb)
 
 
+# The partial example fills the first half of the release's solution cells: six of 13 (11 exercises and the two
+# written answers of section 7), i.e. the layers, the loss and the net.
 SOLVED_IN_PARTIAL = frozenset({"test_affine_forward", "test_affine_backward", "test_relu_forward",
-                               "test_relu_backward", "test_softmax_loss"})
+                               "test_relu_backward", "test_softmax_loss", "test_FullyConnectedNet"})
 ALL = None  # every test
 
 CASES = [  # the slowest first (see adversarial_cases.student_id)
@@ -523,7 +525,8 @@ def test_each_submission_scores_exactly_what_its_code_deserves(batch, name):
     assert batch.passing(name) == case.expected_passing(batch.course), doc["output"]
     assert doc["score"] == case.expected_score(batch.course)
     # tests and points come from the source notebook, whatever the submission's metadata says
-    assert {g: t["max_score"] for g, t in batch.tests(name).items()} == batch.course.points
+    assert {g: t["max_score"] for g, t in batch.tests(name).items()} == {**batch.course.points,
+                                                                        **batch.course.manual_points}
     assert not doc["extra_data"]["grader_error"]
     assert batch.summary.scores[batch.sid(name)] == (doc["score"], 30.0)
 

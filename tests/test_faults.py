@@ -185,7 +185,8 @@ def test_every_submission_gets_exactly_its_honest_score(batch, name):
     validate_results(doc)
     assert batch.passing(name) == case.expected_passing(batch.course), doc["output"]
     assert doc["score"] == case.expected_score(batch.course)
-    assert len(doc["tests"]) == len(batch.course.points) and not doc["extra_data"]["grader_error"]
+    assert len(doc["tests"]) == len(batch.course.points) + len(batch.course.manual_points)
+    assert not doc["extra_data"]["grader_error"]
 
 
 @pytest.mark.parametrize("name, grade_id, words", MESSAGES)
