@@ -34,8 +34,9 @@ from autograder.results import validate_results
 PREFIX = "f"
 #: One remote call (and one student cell) is stopped after ``cell_timeout``; a whole test after
 #: ``test_timeout`` (the reference training of test_overfit_settings runs in the grader and needs ~15 s
-#: on a loaded machine).
-OPTIONS = GradingOptions(cell_timeout=10.0, test_timeout=45.0, submission_timeout=600.0)
+#: on a loaded machine). 2048 MB of memory: ``MEMORY_HOG`` fills it page by page, and half the
+#: default's pages reach ``MemoryError`` well inside ``cell_timeout`` even on a busy 2-core machine.
+OPTIONS = GradingOptions(cell_timeout=10.0, test_timeout=45.0, submission_timeout=600.0, memory_mb=2048)
 ALL = None
 
 
@@ -156,7 +157,7 @@ MESSAGES = [
     ("deadkernel", None, "cell 4 ended the kernel (the kernel running your code exited with code 0"),
     ("deadkernel", None, "cell 5 ended the kernel (the kernel running your code crashed with a segmentation fault"),
     ("deadkernel", None, "cell 6 ended the kernel (the kernel running your code was killed (SIGKILL), most likely "
-                         "because it used more than the 4096 MB of memory allowed)"),
+                         f"because it used more than the {OPTIONS.memory_mb} MB of memory allowed)"),
     ("malformedjson", "test_adam", "not valid JSON"),
     ("missing", "test_affine_forward", "no notebook found"),
     ("renamed", None, "named 'fc_nets (1).ipynb'"),
