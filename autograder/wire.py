@@ -76,6 +76,7 @@ __all__ = [
     "recv_frame",
     "is_plain",
     "valid_unicode",
+    "valid_unicode_tree",
     "ALLOWED_DTYPES",
     "MAGIC",
     "MAX_FRAME_BYTES",
@@ -280,6 +281,17 @@ def valid_unicode(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return text
+
+
+def valid_unicode_tree(value: Any) -> Any:
+    """``value`` (JSON-like: dicts, lists, tuples, strings...) with :func:`valid_unicode` applied to every string."""
+    if isinstance(value, str):
+        return valid_unicode(value)
+    if isinstance(value, dict):
+        return {valid_unicode_tree(k): valid_unicode_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(valid_unicode_tree(v) for v in value)
+    return value
 
 
 #: A JSON string literal (escapes included), matched without backtracking.

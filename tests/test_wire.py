@@ -218,6 +218,7 @@ def test_lone_surrogates_arrive_as_replacement_characters():
     for text in ["k\ufffd", *value["k\ufffd"]]:
         text.encode("utf-8")
     assert roundtrip("x\udc80") == "x\ufffd"  # what the kernel's encoder sends, as the grader gets it
+    assert wire.valid_unicode_tree({"a\udc80": ["x\udc80", ("y", 1.5)]}) == {"a\ufffd": ["x\ufffd", ("y", 1.5)]}
 
 
 def test_header_values_and_depth_are_bounded_before_parsing():
