@@ -72,6 +72,8 @@ examples:
 outputs (in --out, default <course>/grading-out/<assignment>):
   <student>/results.json   Gradescope autograder format
   <student>/feedback.html  the executed notebook with per-test results
+  _mathjax/                MathJax, which feedback.html typesets its math with (offline):
+                           hand a page out with this folder beside its own folder
   grades.csv               student, assignment, score, max_score, one column per test
 and the scores in the course's nbgrader gradebook (unless --no-gradebook).
 Re-running the same command only grades submissions that changed (or failed on the
