@@ -4,7 +4,8 @@
 date (same submission bytes, source notebook and grader), grades the others on Dask
 (:mod:`autograder.parallel`) and, in this process only, writes as each result arrives:
 
-* ``OUT/<student>/feedback.html``
+* ``OUT/<student>/feedback.html`` (and, once per folder, ``OUT/_mathjax/`` that the pages typeset
+  their mathematics with, offline)
 * the nbgrader gradebook (and ``<course>/autograded/<student>/<assignment>/`` for formgrader)
 * ``OUT/<student>/results.json`` (last: its fingerprint marks the student as done)
 * ``OUT/grades.csv`` (rewritten after every student)
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.feedback import write_mathjax
 from autograder.gradebook import GradebookError, GradebookWriter
 from autograder.parallel import run_jobs
 from autograder.pipeline import (
@@ -52,6 +54,7 @@ from autograder.results import (
 )
 from autograder.sandbox import require_isolation
 from autograder.submissions import Submission, discover_submissions, read_tree_files
+from autograder.wire import valid_unicode_tree
 
 __all__ = [
     "AssignmentNotFoundError",
@@ -63,7 +66,25 @@ __all__ = [
     "known_assignments",
     "grade_assignment",
     "write_student_outputs",
+    "terminal_safe",
 ]
+
+#: Characters never written raw to the instructor's terminal: C0 and C1 controls (ANSI and OSC escape
+#: sequences start with ESC or CSI; a newline would forge a summary line), DEL, the Unicode format
+#: characters that reorder or hide text (bidirectional overrides, zero-width), and lone surrogates.
+_UNSAFE_FOR_TERMINAL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"
+                                  "\ud800-\udfff]")
+
+
+def terminal_safe(text: object) -> str:
+    """``text`` fit for the instructor's terminal: every unsafe character shown as its escape (``\\x1b``).
+
+    Student ids, problems and error messages may carry what a submission printed or named; printed
+    through this function they stay one visible line and can neither move the cursor, recolour or
+    retitle the terminal nor hide text.
+    """
+    return _UNSAFE_FOR_TERMINAL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+
 
 
 class AssignmentNotFoundError(LookupError):
@@ -147,7 +168,7 @@ class BatchSummary:
         return statistics.fmean(vals) if vals else None
 
     def lines(self) -> list[str]:
-        """A human-readable summary."""
+        """A human-readable summary, one terminal-safe line per item (see :func:`terminal_safe`)."""
         out = [f"{self.assignment}: {self.total} submission(s); graded {self.graded}, "
                f"up to date {self.skipped}, grader errors {len(self.grader_errors)}."]
         out.extend(f"Student code isolation: {text} ({n} submission{'' if n == 1 else 's'})."
@@ -172,7 +193,7 @@ class BatchSummary:
         out.append(f"Results in {self.out_dir} (grades.csv, <student>/results.json, feedback.html).")
         if self.gradebook_db:
             out.append(f"Gradebook: {self.gradebook_db}")
-        return out
+        return [terminal_safe(line) for line in out]
 
 
 def known_assignments(course_dir: Path) -> list[str]:
@@ -342,6 +363,7 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
     summary = BatchSummary(assignment, out_dir)
 
     with _locked(out_dir), tempfile.TemporaryDirectory(prefix="ag-submissions-") as extract:
+        write_mathjax(out_dir)
         subs = discover_submissions(submissions, assignment, extract_to=Path(extract))
         summary.total = len(subs)
         hide = tuple(dict.fromkeys([*options.hide, str(course_dir), str(submissions), str(out_dir),
@@ -395,6 +417,7 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
             if summary.skipped or not todo:
                 write_grades_csv(out_dir / "grades.csv", rows.values(), grade_ids)
             for result in run_jobs(jobs(), workers=workers, scheduler=scheduler, grade=grade):
+                result = valid_unicode_tree(result)  # nothing a submission wrote may stop the writes
                 student = result["student"]
                 failed = bool(result.get("grader_error"))
                 kept = _valid_result_of_same_submission(out_dir, result) if failed else None
@@ -422,7 +445,7 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
                     summary.grader_errors.append(student)
                     summary.grader_details[student] = str(result.get("grader_detail", "")) + (
                         " (the earlier result of the same submission is kept)" if kept is not None else "")
-                bar.set_postfix_str(student, refresh=False)
+                bar.set_postfix_str(terminal_safe(student), refresh=False)
                 bar.update(1)
     return summary
 

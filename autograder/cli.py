@@ -76,6 +76,8 @@ examples:
 outputs (in --out, default <course>/grading-out/<assignment>):
   <student>/results.json   Gradescope autograder format
   <student>/feedback.html  the executed notebook with per-test results
+  _mathjax/                MathJax, which feedback.html typesets its math with (offline):
+                           hand a page out with this folder beside its own folder
   grades.csv               student, assignment, score, max_score, one column per test,
                            isolation (how each student's code was isolated)
 and the scores in the course's nbgrader gradebook (unless --no-gradebook; the bundled
@@ -314,14 +316,16 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
+        from autograder.batch import terminal_safe  # messages may name what a submission wrote
+
         if isinstance(exc, _expected_errors()):
             if args.debug:
                 traceback.print_exc()
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {terminal_safe(exc)}", file=sys.stderr)
             return EXIT_USAGE
         if args.debug:
             traceback.print_exc()
-        msg = textwrap.shorten(f"{type(exc).__name__}: {exc}", 500)
+        msg = terminal_safe(textwrap.shorten(f"{type(exc).__name__}: {exc}", 500))
         print(f"internal error: {msg}\n(re-run with 'python -m autograder --debug {args.command} ...' for the "
               "traceback)", file=sys.stderr)
         return EXIT_INTERNAL

@@ -5,29 +5,92 @@ goes at the top and each test's result right after the cell that carries its gra
 the student's notebook (results whose cell the student deleted are listed at the end).
 What the student wrote or printed is sanitized (no scripts, no event handlers); the
 result boxes are the grader's own HTML, placed by random per-render tokens that a
-submission cannot forge. A Content-Security-Policy (:data:`CONTENT_SECURITY_POLICY`) lets
-the page load images from ``data:`` URIs only, so an ``<img>`` that the student points at a
-server of theirs (a tracking pixel: who opened the feedback, when, from where) is never
-fetched. Hidden-test code never reaches this module: it only sees test results
-(student-facing messages).
+submission cannot forge.
+
+What nbconvert would render from a student's outputs is narrowed first (:func:`clean_notebook`):
+only the output types of :data:`ALLOWED_OUTPUT_TYPES` are rendered (any other, e.g.
+``text/vnd.mermaid`` or ``application/javascript``, which nbconvert's template would put into
+the page unescaped or as a script, is shown as escaped text), and output metadata is rebuilt
+from what is valid (an image's width and height only as plain numbers: the template writes
+them into unquoted attributes). The page is rendered with ``templates/feedback.html.j2``,
+nbconvert's lab template without any of its scripts.
+
+A Content-Security-Policy (:func:`content_security_policy`) lets the page run only its own
+script, admitted by its SHA-256 hash: the loader of MathJax, which typesets the mathematics
+offline from a copy beside the pages (:func:`write_mathjax`, ``OUT/_mathjax/``, MathJax 2.7 from
+the ``jupyter-server-mathjax`` package). Images load from ``data:`` URIs only, so an ``<img>``
+that the student points at a server of theirs (a tracking pixel: who opened the feedback,
+when, from where) is never fetched. Hidden-test code never reaches this module: it only sees
+test results (student-facing messages).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import bleach
 import nbformat
 
-__all__ = ["render_feedback_html", "fallback_html", "clean_student_html", "ALLOWED_TAGS", "CONTENT_SECURITY_POLICY"]
+__all__ = [
+    "render_feedback_html",
+    "fallback_html",
+    "clean_student_html",
+    "clean_output",
+    "clean_notebook",
+    "content_security_policy",
+    "write_mathjax",
+    "ALLOWED_TAGS",
+    "ALLOWED_OUTPUT_TYPES",
+    "CONTENT_SECURITY_POLICY",
+    "MATHJAX_DIR",
+    "MATHJAX_URL",
+]
 
-#: Policy of every feedback page: images (plots) only from data: URIs; no plugins, frames, forms or media.
-#: Scripts are not restricted here (the page's MathJax loads from its CDN); the student's are removed by
-#: :func:`clean_student_html`.
-CONTENT_SECURITY_POLICY = "img-src data:; media-src 'none'; object-src 'none'; frame-src 'none'; form-action 'none'"
-_CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+#: Policy of every feedback page: no script at all (see :func:`content_security_policy` for the pages that
+#: run their own MathJax loader), images (plots) only from data: URIs; no plugins, frames, forms, media or
+#: ``<base>`` (which would redirect the page's relative MathJax address).
+CONTENT_SECURITY_POLICY = ("script-src 'none'; img-src data:; media-src 'none'; object-src 'none'; "
+                           "frame-src 'none'; form-action 'none'; base-uri 'none'")
+
+#: Output MIME types rendered in feedback.html; an output with none of them is shown as escaped text.
+#: nbconvert's template escapes text/plain and text/latex, passes text/html and text/markdown through
+#: :func:`clean_student_html`, and shows images as ``<img src="data:...">`` (an SVG image runs no script).
+ALLOWED_OUTPUT_TYPES = ("text/plain", "text/html", "text/markdown", "text/latex", "image/png", "image/jpeg",
+                        "image/svg+xml")
+#: Image types whose display metadata the template reads (width, height, unconfined, needs_background).
+_SIZED_IMAGES = ("image/png", "image/jpeg")
+_BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
+#: Largest image width or height kept from an output's metadata, in pixels.
+_MAX_DIMENSION = 100_000
+
+#: Folder beside the students' folders (``OUT/_mathjax``) with MathJax; student ids never start with "_".
+MATHJAX_DIR = "_mathjax"
+#: Where a feedback page (``OUT/<student>/feedback.html``) finds MathJax.
+MATHJAX_URL = f"../{MATHJAX_DIR}/MathJax.js"
+#: MathJax 2.7 configuration files loaded (jupyter-server-mathjax ships this combined one, HTML-CSS output
+#: with the STIX-Web fonts) and the Safe extension (no \href to javascript:, no \require of arbitrary files).
+_MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
+_MATHJAX_SETTINGS = {
+    "TeX": {"equationNumbers": {"autoNumber": "AMS", "useLabelIds": True}},
+    "tex2jax": {"inlineMath": [["$", "$"], ["\\(", "\\)"]], "displayMath": [["$$", "$$"], ["\\[", "\\]"]],
+                "processEscapes": True, "processEnvironments": True, "ignoreClass": "tex2jax_ignore|ag-box"},
+    "displayAlign": "center",
+    "messageStyle": "none",
+    "HTML-CSS": {"availableFonts": [], "preferredFont": None, "webFont": "STIX-Web", "imageFont": None,
+                 "linebreaks": {"automatic": True}},
+}
+_TEMPLATE = Path(__file__).with_name("templates") / "feedback.html.j2"
 
 #: HTML tags kept in the student's markdown and outputs; everything else is removed.
 ALLOWED_TAGS = frozenset({
@@ -67,6 +130,204 @@ def clean_student_html(element) -> str:
     text = element.decode() if isinstance(element, bytes) else str(element)
     return bleach.clean(text, tags=ALLOWED_TAGS, attributes=_ALLOWED_ATTRIBUTES,
                         protocols=["http", "https", "mailto"], strip=True, strip_comments=True)
+
+
+def content_security_policy(script_hashes: Iterable[str] = ()) -> str:
+    """The page's policy, its scripts admitted by hash (base64 SHA-256 of each inline script's text).
+
+    With hashes, ``'strict-dynamic'`` lets those scripts load others (MathJax loads its parts); a script
+    in the page without one of these hashes never runs (no ``'unsafe-inline'``), nor does any
+    ``<script src>`` or event handler written into the page.
+    """
+    hashes = [f"'sha256-{h}'" for h in script_hashes]
+    if not hashes:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace("script-src 'none'", f"script-src {' '.join(hashes)} 'strict-dynamic'")
+
+
+def _csp_meta(script_hashes: Iterable[str] = ()) -> str:
+    return f'<meta http-equiv="Content-Security-Policy" content="{content_security_policy(script_hashes)}">'
+
+
+def _mathjax_loader(url: str) -> str:
+    """The page's one script: MathJax's settings, then MathJax itself from ``url``."""
+    src = f"{url}?config={_MATHJAX_CONFIG}"
+    return (f"window.MathJax = {json.dumps(_MATHJAX_SETTINGS)};\n"
+            "(function () {\n"
+            "  var s = document.createElement('script');\n"
+            f"  s.src = {json.dumps(src)};\n"
+            "  document.head.appendChild(s);\n"
+            "})();\n")
+
+
+def write_mathjax(out_dir: Path) -> Path:
+    """Copy MathJax 2.7 (``jupyter-server-mathjax``'s files) to ``out_dir/_mathjax`` unless it is there.
+
+    Once per output folder: every ``out_dir/<student>/feedback.html`` loads it from there (:data:`MATHJAX_URL`),
+    so pages typeset their mathematics with no network. Other locales and the SVG output (not used) are left
+    out. Written to a temporary folder first, so an interrupted copy is never taken for a complete one.
+
+    Returns
+    -------
+    Path
+        ``out_dir/_mathjax``.
+    """
+    import jupyter_server_mathjax
+
+    src = Path(jupyter_server_mathjax.__file__).resolve().parent / "static"
+    dest = Path(out_dir) / MATHJAX_DIR
+    stamp = f"{src}\n{(src / 'MathJax.js').stat().st_mtime_ns}\n"
+    done = dest / ".copied-from"
+    if done.is_file() and done.read_text(encoding="utf-8") == stamp:
+        return dest
+
+    def skip(folder: str, names: list[str]) -> list[str]:
+        rel = Path(folder).relative_to(src).as_posix()
+        if rel == "localization":
+            return [n for n in names if n != "en"]
+        if rel == "jax/output":
+            return [n for n in names if n == "SVG"]
+        return [n for n in names if n.endswith(".py") or n == "__pycache__"]
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{MATHJAX_DIR}.", dir=dest.parent))
+    try:
+        shutil.copytree(src, tmp / "mathjax", ignore=skip)
+        (tmp / "mathjax" / done.name).write_text(stamp, encoding="utf-8")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp / "mathjax", dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+# --------------------------------------------------------------------------- the student's notebook
+
+def _text(value) -> str | None:
+    """A text value of a notebook (a string, or nbformat's list of lines), else None."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "".join(value)
+    return None
+
+
+def _dimension(value) -> int | float | None:
+    """A plain positive number of pixels, or None (strings such as ``"1 onerror=..."`` are dropped)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not math.isfinite(value) or not 0 < value <= _MAX_DIMENSION:
+        return None
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _image_metadata(metadata, mime: str) -> dict:
+    """What the template reads for image ``mime``, validated (nbconvert looks per type, then at the top)."""
+    per_type = metadata.get(mime) if isinstance(metadata.get(mime), dict) else {}
+
+    def get(key):
+        return per_type[key] if key in per_type else metadata.get(key)
+
+    out: dict = {}
+    for key in ("width", "height"):
+        value = _dimension(get(key))
+        if value is not None:
+            out[key] = value
+    if get("unconfined") is True:
+        out["unconfined"] = True
+    if get("needs_background") in ("light", "dark"):
+        out["needs_background"] = get("needs_background")
+    return out
+
+
+def _as_text(mime: str, value) -> str:
+    text = _text(value)
+    if text is None:
+        text = json.dumps(value, indent=1, ensure_ascii=False, default=repr)
+    return f"[{mime} output, shown as text]\n{text}"
+
+
+def clean_output(output) -> nbformat.NotebookNode | None:
+    """An output of the student's notebook reduced to what feedback.html renders safely (None: dropped).
+
+    Streams keep stdout/stderr text, errors their traceback text; display data keeps the types of
+    :data:`ALLOWED_OUTPUT_TYPES` (images only as base64 text) and, for images, the metadata validated by
+    :func:`_image_metadata`; an output with no allowed type becomes the escaped text of its first type.
+    Every other field (file names, ``svg_filename``, unknown metadata) is dropped.
+    """
+    if not isinstance(output, dict):
+        return None
+    kind = output.get("output_type")
+    if kind == "stream":
+        text = _text(output.get("text"))
+        if text is None:
+            return None
+        name = output.get("name") if output.get("name") in ("stdout", "stderr") else "stderr"
+        return nbformat.v4.new_output("stream", name=name, text=text)
+    if kind == "error":
+        tb = output.get("traceback")
+        lines = [t for t in tb if isinstance(t, str)] if isinstance(tb, list) else []
+        return nbformat.v4.new_output("error", ename=str(output.get("ename", "")),
+                                      evalue=str(output.get("evalue", "")), traceback=lines)
+    if kind not in ("display_data", "execute_result"):
+        return None
+    data = output.get("data") if isinstance(output.get("data"), dict) else {}
+    metadata = output.get("metadata") if isinstance(output.get("metadata"), dict) else {}
+    kept: dict = {}
+    for mime in ALLOWED_OUTPUT_TYPES:
+        text = _text(data.get(mime))
+        if text is None:
+            continue
+        if mime in _SIZED_IMAGES and not _BASE64.fullmatch(text):
+            continue
+        kept[mime] = text
+    if not kept and data:
+        mime = next(iter(data))
+        kept["text/plain"] = _as_text(str(mime), data[mime])
+    md = {m: _image_metadata(metadata, m) for m in _SIZED_IMAGES if m in kept}
+    md = {m: v for m, v in md.items() if v}
+    if kind == "execute_result":
+        count = output.get("execution_count")
+        count = count if isinstance(count, int) and not isinstance(count, bool) else None
+        return nbformat.v4.new_output(kind, data=kept, metadata=md, execution_count=count)
+    return nbformat.v4.new_output(kind, data=kept, metadata=md)
+
+
+def _clean_cell(cell) -> nbformat.NotebookNode:
+    source = _text(cell.get("source")) or ""
+    kind = cell.get("cell_type")
+    if kind == "code":
+        outputs = [o for o in map(clean_output, cell.get("outputs") or []) if o is not None]
+        count = cell.get("execution_count")
+        count = count if isinstance(count, int) and not isinstance(count, bool) else None
+        return nbformat.v4.new_code_cell(source, outputs=outputs, execution_count=count)
+    if kind == "markdown":
+        new = nbformat.v4.new_markdown_cell(source)
+        attachments = cell.get("attachments")
+        if isinstance(attachments, dict) and attachments:
+            # an invalid attachment stays as an empty image: nbconvert refuses a reference to a missing one
+            new["attachments"] = {
+                name: {m: d for m, d in bundle.items()
+                       if isinstance(m, str) and m.startswith("image/") and isinstance(d, str)
+                       and _BASE64.fullmatch(d)} or {"image/png": ""}
+                for name, bundle in attachments.items() if isinstance(name, str) and isinstance(bundle, dict)}
+        return new
+    return nbformat.v4.new_raw_cell(source)  # no raw_mimetype: rendered only through clean_student_html
+
+
+def clean_notebook(nb) -> nbformat.NotebookNode:
+    """A copy of the student's notebook with only what feedback.html shows, each part validated.
+
+    Cells keep their type, source, outputs (:func:`clean_output`), execution count and markdown image
+    attachments; cell metadata (tags, ``magics_language``...), notebook metadata (``title``, ``widgets``...)
+    and everything else a submission may carry are dropped.
+    """
+    out = nbformat.v4.new_notebook()
+    out.metadata = nbformat.from_dict({"language_info": {"name": "python"}})
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    out.cells = [_clean_cell(c) for c in (cells or []) if isinstance(c, dict)]
+    return out
 
 
 def _get(test, key):
@@ -145,7 +406,8 @@ def _token_cell(token: str):
 
 
 def render_feedback_html(nb, tests: Sequence, *, student: str, assignment: str,
-                         problems: Iterable[str] = (), fatal: str | None = None) -> str:
+                         problems: Iterable[str] = (), fatal: str | None = None,
+                         mathjax_url: str = MATHJAX_URL) -> str:
     """Render the executed notebook with the summary and per-test results.
 
     Parameters
@@ -160,6 +422,9 @@ def render_feedback_html(nb, tests: Sequence, *, student: str, assignment: str,
         Submission-level problems to list.
     fatal : str, optional
         Why the submission could not be run, if it could not.
+    mathjax_url : str
+        Address of ``MathJax.js`` as seen from the page (default: the copy that :func:`write_mathjax`
+        puts beside the students' folders).
 
     Returns
     -------
@@ -169,13 +434,8 @@ def render_feedback_html(nb, tests: Sequence, *, student: str, assignment: str,
     from nbconvert import HTMLExporter
 
     problems = list(problems)
-    nb = nbformat.from_dict(nb) if nb is not None else nbformat.v4.new_notebook()
-    nb = nbformat.from_dict(nbformat.reads(nbformat.writes(nb), as_version=4))  # deep copy
-    # The student's raw cells are not emitted: only the grader's token cells are.
-    for cell in nb.cells:
-        if cell.cell_type == "raw":
-            cell.metadata.pop("raw_mimetype", None)
-            cell.metadata.pop("format", None)
+    original = nb if nb is not None else nbformat.v4.new_notebook()
+    nb = clean_notebook(original)  # a validated copy; the grade_ids are read from the original
     snippets: dict[str, str] = {}
 
     def token(snippet: str) -> str:
@@ -184,8 +444,11 @@ def render_feedback_html(nb, tests: Sequence, *, student: str, assignment: str,
         return tok
 
     by_id: dict[str, int] = {}
-    for i, cell in enumerate(nb.cells):
-        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    kept = [c for c in (original.get("cells") or []) if isinstance(c, dict)]  # as clean_notebook keeps them
+    for i, cell in enumerate(kept):
+        meta = cell.get("metadata")
+        nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
+        gid = nbg.get("grade_id") if isinstance(nbg, dict) else None
         if isinstance(gid, str) and gid not in by_id:
             by_id[gid] = i
     after: dict[int, list[str]] = {}
@@ -212,7 +475,7 @@ def render_feedback_html(nb, tests: Sequence, *, student: str, assignment: str,
     nb.cells = cells
     for k, cell in enumerate(nb.cells):  # fixed ids: the same results always render to the same page
         cell.id = f"cell-{k}"
-    exporter = HTMLExporter(template_name="lab", sanitize_html=True,
+    exporter = HTMLExporter(template_name="lab", template_file=str(_TEMPLATE), sanitize_html=True,
                             filters={"clean_html": clean_student_html})
     body, _ = exporter.from_notebook_node(
         nb, resources={"metadata": {"name": f"{assignment} feedback for {student}"}})
@@ -221,14 +484,16 @@ def render_feedback_html(nb, tests: Sequence, *, student: str, assignment: str,
     head = body.find("<head>")
     if head < 0:
         raise RuntimeError("nbconvert's lab template produced a page without <head>: cannot add the security policy")
-    body = body[: head + 6] + _CSP_META + body[head + 6:]
-    return body.replace("</head>", _STYLE + "</head>", 1)
+    loader = _mathjax_loader(mathjax_url)
+    digest = base64.b64encode(hashlib.sha256(loader.encode("utf-8")).digest()).decode("ascii")
+    body = body[: head + 6] + _csp_meta([digest]) + body[head + 6:]
+    return body.replace("</head>", f"{_STYLE}<script>{loader}</script></head>", 1)
 
 
 def fallback_html(tests: Sequence, *, student: str, assignment: str, problems: Iterable[str] = (),
                   fatal: str | None = None) -> str:
     """A minimal feedback page (no notebook), used when rendering the notebook failed."""
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>" + _CSP_META + "<title>"
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>" + _csp_meta() + "<title>"
             f"{html.escape(assignment)} feedback for {html.escape(student)}</title>{_STYLE}</head><body>"
             + _summary_html(tests, student, assignment, list(problems), fatal)
             + "".join(_test_html(t) for t in tests) + "</body></html>")

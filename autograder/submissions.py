@@ -43,6 +43,8 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
+from autograder.wire import valid_unicode_tree
+
 __all__ = [
     "Submission",
     "LoadedNotebook",
@@ -700,7 +702,11 @@ def load_notebook_bytes(raw: bytes, *, max_bytes: int = MAX_NOTEBOOK_BYTES) -> L
             "it may have been edited outside Jupyter or truncated"])
     except RecursionError:
         return LoadedNotebook(None, problems + ["the notebook JSON is nested too deeply to read"])
-    loaded = normalize_notebook(data)
+    valid = valid_unicode_tree(data)  # JSON may spell a lone surrogate ("\\udc80"): no UTF-8 file takes it
+    if valid != data:
+        problems.append("the notebook contains lone surrogate characters (\\udXXX escapes); they were replaced "
+                        "by U+FFFD")
+    loaded = normalize_notebook(valid)
     loaded.problems[:0] = problems
     return loaded
 

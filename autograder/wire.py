@@ -8,7 +8,8 @@ plus raw little-endian array buffers, and :func:`decode` validates every node.
 
 Data model
 ----------
-``None``, ``bool``, ``int``, ``float`` (including nan/inf), ``complex``, ``str``,
+``None``, ``bool``, ``int``, ``float`` (including nan/inf), ``complex``, ``str``
+(valid Unicode: a lone surrogate such as ``"\\udc80"`` arrives as U+FFFD, see :func:`valid_unicode`),
 ``bytes`` (at most :data:`MAX_BYTES_OBJECT`), numpy arrays of a numeric or bool
 dtype (any shape, at most :data:`MAX_ARRAY_BYTES`), numpy scalars of those dtypes
 (decoded as numpy scalars), ``list``, ``tuple``, ``dict`` with ``str`` keys, nested
@@ -40,12 +41,23 @@ Node tags (JSON arrays)::
     ["H", id, "type name"]     handle to an object living in the kernel
 
 Every buffer must be used exactly once.
+
+Limits before parsing
+---------------------
+The peer may be hostile (a student's code can write to the kernel's socket), so the
+sizes are checked before anything is allocated for them: :func:`recv_frame` refuses an
+announced frame or header length over its caps before reading it, and :func:`decode`
+counts the JSON values and measures the nesting depth of the header with a byte scan
+(strings blanked by one regular expression) before ``json.loads`` builds any object
+(:data:`MAX_JSON_VALUES`, :data:`MAX_JSON_DEPTH`), so a header costs at most a small
+multiple of its own size.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import socket
 import struct
 import time
@@ -63,6 +75,8 @@ __all__ = [
     "send_frame",
     "recv_frame",
     "is_plain",
+    "valid_unicode",
+    "valid_unicode_tree",
     "ALLOWED_DTYPES",
     "MAGIC",
     "MAX_FRAME_BYTES",
@@ -71,6 +85,8 @@ __all__ = [
     "MAX_BYTES_OBJECT",
     "MAX_DEPTH",
     "MAX_NODES",
+    "MAX_JSON_VALUES",
+    "MAX_JSON_DEPTH",
 ]
 
 MAGIC = b"AGW1"
@@ -79,8 +95,8 @@ _HLEN = struct.Struct(">I")
 
 #: Largest frame accepted (prefix excluded), in bytes.
 MAX_FRAME_BYTES = 256 * 1024 * 1024
-#: Largest JSON header accepted, in bytes.
-MAX_HEADER_BYTES = 64 * 1024 * 1024
+#: Largest JSON header accepted, in bytes (arrays and bytes travel in buffers, not in the header).
+MAX_HEADER_BYTES = 16 * 1024 * 1024
 #: Largest single array, in bytes.
 MAX_ARRAY_BYTES = 256 * 1024 * 1024
 #: Largest ``bytes`` value.
@@ -88,7 +104,11 @@ MAX_BYTES_OBJECT = 16 * 1024 * 1024
 #: Deepest nesting of lists/tuples/dicts.
 MAX_DEPTH = 64
 #: Most nodes in one frame.
-MAX_NODES = 2_000_000
+MAX_NODES = 250_000
+#: Most JSON values in one header (a node is a JSON array of at most 4 values; a dict item adds a pair).
+MAX_JSON_VALUES = 6 * MAX_NODES
+#: Deepest nesting of JSON arrays/objects in a header (a dict level of the tree takes 3).
+MAX_JSON_DEPTH = 3 * MAX_DEPTH + 8
 #: Most dimensions of one array.
 MAX_NDIM = 32
 
@@ -250,6 +270,53 @@ def encode(obj: Any, handle: Callable[[Any], list] | None = None,
 # decoding
 
 
+def valid_unicode(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD (a pair stays the character it encodes).
+
+    JSON lets a peer send ``"\\udc80"``; Python keeps it as a lone surrogate, which no UTF-8 file,
+    terminal or database accepts. Every string decoded from a frame goes through this function.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
+def valid_unicode_tree(value: Any) -> Any:
+    """``value`` (JSON-like: dicts, lists, tuples, strings...) with :func:`valid_unicode` applied to every string."""
+    if isinstance(value, str):
+        return valid_unicode(value)
+    if isinstance(value, dict):
+        return {valid_unicode_tree(k): valid_unicode_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(valid_unicode_tree(v) for v in value)
+    return value
+
+
+#: A JSON string literal (escapes included), matched without backtracking.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+#: Every byte but the four brackets (deleted to measure nesting depth).
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+
+
+def _check_json_shape(raw: bytes) -> None:
+    """Bound the JSON values and the nesting depth of ``raw`` before any of it is parsed.
+
+    Strings are blanked first, so brackets and commas inside them do not count; every other
+    value starts the text, follows ``[``, ``{``, ``,`` or ``:``, which bounds their number.
+    """
+    skeleton = _JSON_STRING.sub(b'""', raw)
+    values = 1 + sum(skeleton.count(c) for c in (b",", b":", b"[", b"{"))
+    if values > MAX_JSON_VALUES:
+        raise FrameTooLarge(f"header holds more than {MAX_JSON_VALUES} values")
+    brackets = np.frombuffer(skeleton.translate(None, _NOT_BRACKETS), dtype=np.uint8)
+    if brackets.size:
+        steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1).astype(np.int32)
+        if int(np.cumsum(steps).max()) > MAX_JSON_DEPTH:
+            raise WireError("header nested too deeply")
+
+
 def _reject_constant(name: str) -> None:
     raise WireError(f"invalid JSON constant {name}")
 
@@ -317,7 +384,7 @@ class _Decoder:
         if tag == "C" and len(rest) == 2:
             return complex(_float_value(rest[0]), _float_value(rest[1]))
         if tag == "S" and len(rest) == 1 and isinstance(rest[0], str):
-            return rest[0]
+            return valid_unicode(rest[0])
         if tag == "Y" and len(rest) == 1:
             buf = self._take(rest[0])
             if buf.nbytes > MAX_BYTES_OBJECT:
@@ -351,9 +418,10 @@ class _Decoder:
             for pair in rest[0]:
                 if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], str):
                     raise WireError("bad dict item")
-                if pair[0] in out:
+                key = valid_unicode(pair[0])
+                if key in out:
                     raise WireError("duplicate dict key")
-                out[pair[0]] = self.node(pair[1], depth + 1)
+                out[key] = self.node(pair[1], depth + 1)
             return out
         if tag == "H" and len(rest) in (1, 2):
             hid = rest[0]
@@ -363,7 +431,7 @@ class _Decoder:
                 raise WireError("bad handle node")
             if self.make_handle is None:
                 raise WireError("unexpected handle")
-            return self.make_handle(hid, tname[:200])
+            return self.make_handle(hid, valid_unicode(tname[:200]))
         if tag in _TAG_NAMES:
             raise WireError(f"bad {_TAG_NAMES[tag]} node")
         raise WireError(f"bad node tag {tag[:10]!r}")
@@ -398,9 +466,10 @@ def decode(body: bytes | bytearray | memoryview, make_handle: Callable[[int, str
     (hlen,) = _HLEN.unpack_from(view, 0)
     if hlen > MAX_HEADER_BYTES or _HLEN.size + hlen > view.nbytes:
         raise WireError("bad header length")
+    raw = bytes(view[_HLEN.size:_HLEN.size + hlen])
+    _check_json_shape(raw)
     try:
-        header = json.loads(bytes(view[_HLEN.size:_HLEN.size + hlen]).decode("utf-8"),
-                            parse_constant=_reject_constant)
+        header = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except WireError:
         raise
     except (ValueError, RecursionError) as exc:
@@ -457,9 +526,8 @@ def send_frame(sock: socket.socket, chunks: list[bytes | memoryview], deadline: 
         sock.sendall(chunk)
 
 
-def _recv_exact(sock: socket.socket, n: int, deadline: float | None) -> bytearray:
-    buf = bytearray(n)
-    view = memoryview(buf)
+def _recv_into(sock: socket.socket, view: memoryview, deadline: float | None) -> None:
+    n = view.nbytes
     got = 0
     while got < n:
         if deadline is not None:
@@ -473,6 +541,11 @@ def _recv_exact(sock: socket.socket, n: int, deadline: float | None) -> bytearra
         if k == 0:
             raise EOFError("connection closed")
         got += k
+
+
+def _recv_exact(sock: socket.socket, n: int, deadline: float | None) -> bytearray:
+    buf = bytearray(n)
+    _recv_into(sock, memoryview(buf), deadline)
     return buf
 
 
@@ -482,7 +555,9 @@ def recv_frame(sock: socket.socket, deadline: float | None = None,
 
     Raises ``EOFError`` if the peer closed the connection, ``TimeoutError`` when the
     deadline passes, :class:`WireError` on a bad magic and :class:`FrameTooLarge` when
-    the announced length exceeds ``max_bytes`` (nothing beyond the prefix is read then).
+    the announced frame length exceeds ``max_bytes`` (nothing beyond the prefix is read
+    then) or the announced header length exceeds :data:`MAX_HEADER_BYTES` or the frame
+    (nothing beyond the header length is read then).
     """
     prefix = _recv_exact(sock, _PREFIX.size, deadline)
     magic, length = _PREFIX.unpack(prefix)
@@ -490,4 +565,13 @@ def recv_frame(sock: socket.socket, deadline: float | None = None,
         raise WireError("bad frame magic")
     if length > max_bytes:
         raise FrameTooLarge(f"frame of {length} bytes exceeds the cap of {max_bytes}")
-    return _recv_exact(sock, length, deadline)
+    if length < _HLEN.size:
+        raise WireError("frame too short")
+    body = bytearray(length)
+    view = memoryview(body)
+    _recv_into(sock, view[:_HLEN.size], deadline)
+    (hlen,) = _HLEN.unpack_from(body, 0)
+    if hlen > min(MAX_HEADER_BYTES, length - _HLEN.size):
+        raise FrameTooLarge(f"header of {hlen} bytes exceeds the cap of {MAX_HEADER_BYTES} or the frame")
+    _recv_into(sock, view[_HLEN.size:], deadline)
+    return body

@@ -16,6 +16,8 @@ solution lines or another student's id.
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 import time
 
@@ -376,6 +378,91 @@ def _edited(course: ac.Course, targets: ac.Targets, student: str) -> bytes:
     return ac.as_bytes(nb)
 
 
+# --------------------------------------------------------------------------- hostile text and replies (issue 8.5)
+
+SURROGATES = r"""
+# Lone surrogates and terminal escapes (clear screen, retitle the terminal, write the clipboard, a bidi
+# override) in everything a cell can print: stdout, stderr, a rich display, an error.
+import sys
+
+from IPython.display import display
+
+print("lone \udc80 surrogate \ud800 and \x1b[2J\x1b[31mRED\x1b]0;PWNED-TITLE\x07 \u202eevil\x1b[0m")
+sys.stderr.write("err \udfff \x1b[1A\r\x1b[K\x1b]52;c;cHduZWQ=\x07\n")
+display({"text/plain": "disp \udc80 \x1b[5m", "text/html": "<b>\udc80</b>"}, raw=True)
+print("ATTACK-RAN surrogates and escapes printed")
+raise ValueError("exc \udc80 \x1b]0;PWNED-EXC\x07")
+"""
+
+FORGED_ESCAPES = r"""
+# Forge the kernel's reply to the grader (through the kernel server's own wire module): an error whose
+# message carries terminal escapes, which the grader printed raw in its console summary.
+import sys
+
+_wire = sys.modules["_autograder_wire"]
+_encode = _wire.encode
+
+
+def _forged(obj, *args, **kwargs):
+    _wire.encode = _encode  # this cell's reply only
+    return _encode({"seq": obj.get("seq"), "ok": False, "error": {"kind": "too_large", "message":
+                    "\x1b[2J\x1b[H\x1b]0;PWNED-TITLE\x07\x1b]52;c;cHduZWQ=\x07\u202eFORGED\x1b[8m"}}, *args, **kwargs)
+
+
+_wire.encode = _forged
+print("ATTACK-RAN forged reply armed")
+"""
+
+FORGED_HEADER = r"""
+# Forge the kernel's reply to the grader's first call of a student function (a hidden test's): a frame whose
+# JSON header is 60 MB (the grader read and parsed it all, 1.4 GB, before rejecting it).
+import struct
+import sys
+
+_wire = sys.modules["_autograder_wire"]
+_encode = _wire.encode
+
+
+def _huge(obj, *args, **kwargs):
+    value = obj.get("value")
+    if not (isinstance(value, dict) and "args" in value):  # not the reply to a call
+        return _encode(obj, *args, **kwargs)
+    _wire.encode = _encode
+    hlen = 60 * 2**20
+    return [struct.pack(">4sQ", _wire.MAGIC, hlen + 4), struct.pack(">I", hlen), b"[" * hlen]
+
+
+_wire.encode = _huge
+print("ATTACK-RAN forged header armed")
+"""
+
+HOSTILE_DISPLAYS = r"""
+# Outputs that nbconvert's template renders unescaped (mermaid) or puts into unquoted attributes (image size).
+from IPython.display import publish_display_data
+
+_js = "document.title+='PWNED'"
+publish_display_data({"text/vnd.mermaid": f"graph TD\n<img src=x onerror=\"{_js}\"><script>{_js}</script>"})
+publish_display_data({"image/png": "AAAA"}, metadata={"width": "1 onerror=document.title+=`PWNED`",
+                                                       "image/png": {"height": "1 onerror=document.title+=`PWNED`"}})
+publish_display_data({"application/javascript": _js, "text/html": f"<script>{_js}</script>ok"})
+publish_display_data({"image/jpeg": "AAAA"}, metadata={"filenames": {"image/jpeg": "x\" onerror=\"" + _js}})
+print("ATTACK-RAN hostile displays published")
+"""
+
+
+def _with_surrogate_json(course: ac.Course, targets: ac.Targets, student: str) -> bytes:
+    """The solution plus :data:`SURROGATES`, and a markdown cell whose JSON holds a lone surrogate (valid JSON)."""
+    import json
+
+    import nbformat
+
+    nb = ac.with_cells(course.examples()["solution"], [SURROGATES])
+    md = nbformat.v4.new_markdown_cell("My answer \udc80 \x1b]0;PWNED-MD\x07 $x^2$")
+    md.id = "surrogate-md"
+    nb.cells.insert(1, md)
+    return json.dumps(nb, ensure_ascii=True, indent=1).encode("ascii")
+
+
 # The partial example fills the first half of the release's solution cells: six of 13 (11 exercises and the two
 # written answers of section 7), i.e. the layers, the loss and the net.
 SOLVED_IN_PARTIAL = frozenset({"test_affine_forward", "test_affine_backward", "test_relu_forward",
@@ -411,6 +498,14 @@ CASES = [  # the slowest first (see adversarial_cases.student_id)
                        "test_softmax_loss", "test_FullyConnectedNet", "test_overfit_settings"})),
     ac.Case("celledits", "test cells deleted/emptied/reordered, points and grade_ids changed, fake outputs",
             "partial", _edited, SOLVED_IN_PARTIAL),
+    ac.Case("surrogates", "prints lone surrogates and terminal escapes; its JSON holds a lone surrogate", "solution",
+            _with_surrogate_json, ALL),
+    ac.Case("forgedescape", "forges the kernel's reply: an error message full of terminal escapes", "solution",
+            ac.example("solution", [FORGED_ESCAPES]), ALL),
+    ac.Case("forgedheader", "forges the kernel's reply to the first hidden-test call: a 60 MB JSON header",
+            "solution", ac.example("solution", [FORGED_HEADER])),  # re-armed by every restart: no test passes
+    ac.Case("mimetypes", "mermaid, javascript, html scripts, image size and file name metadata with scripts",
+            "solution", ac.example("solution", [HOSTILE_DISPLAYS]), ALL),
 ]
 
 # Issue 8: hidden checks that trusted student code.
@@ -531,7 +626,7 @@ def test_each_submission_scores_exactly_what_its_code_deserves(batch, name):
     assert batch.summary.scores[batch.sid(name)] == (doc["score"], 30.0)
 
 
-@pytest.mark.parametrize("name", [n for n in ATTACKS if n not in ("hardcoded", "celledits")])
+@pytest.mark.parametrize("name", [n for n in ATTACKS if n not in ("hardcoded", "celledits", "forgedescape")])
 def test_each_attack_cell_really_ran(batch, name):
     assert ac.RAN in batch.outputs(name)
 
@@ -740,3 +835,107 @@ def test_grading_one_submission_never_changes_another_students_score(tmp_path, w
     assert scores == dict.fromkeys(students, assignment.total_points) == dict.fromkeys(students, 21)
     ran = [s for s in students if ac.RAN in (tmp_path / "out" / s / "feedback.html").read_text()]
     assert ran == ["zp1-poison", "zp3-poison"]
+
+
+# --------------------------------------------------------------------------- hostile text and replies (issue 8.5)
+
+#: What must never reach the instructor's terminal raw: C0/C1 controls (ESC starts every ANSI/OSC sequence),
+#: DEL, bidirectional overrides and isolates, lone surrogates.
+TERMINAL_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+HOSTILE = ("surrogates", "forgedescape", "forgedheader", "mimetypes")
+
+
+def test_hostile_text_is_stored_as_valid_utf8_and_json(batch):
+    """A lone surrogate printed by a cell or written into the notebook's JSON no longer crashes the grading
+    process: every file written for the student is valid UTF-8, its JSON loads, the text shows U+FFFD."""
+    sid = batch.sid("surrogates")
+    files = [p for folder in (batch.targets.out / sid, batch.course.root / "autograded" / sid)
+             for p in folder.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"feedback.html", "results.json", ac.NOTEBOOK}
+    for p in files:
+        text = p.read_bytes().decode("utf-8")  # strict: raises on anything that is not UTF-8
+        if p.suffix in (".json", ".ipynb"):
+            json.loads(text)
+    (batch.targets.out / "grades.csv").read_bytes().decode("utf-8")
+    out = batch.outputs("surrogates")
+    assert "lone \ufffd surrogate \ufffd and" in out and "err \ufffd" in out and "disp \ufffd" in out
+    page = batch.feedback("surrogates")
+    assert "My answer \ufffd" in page and "exc \ufffd" in page
+
+
+def test_console_summary_progress_and_problems_are_terminal_safe(batch):
+    """The forged reply's escapes reach the summary only as visible text; no line can be forged."""
+    lines = batch.summary.lines()
+    assert [ln for ln in lines if TERMINAL_UNSAFE.search(ln)] == []
+    text = "\n".join(lines)
+    forged = [ln for ln in lines if batch.sid("forgedescape") in ln]
+    assert forged and "\\x1b]0;PWNED-TITLE\\x07" in forged[0] and "\\u202eFORGED" in forged[0], forged
+    header = [ln for ln in lines if batch.sid("forgedheader") in ln]
+    assert any("header of 62914560 bytes exceeds the cap" in ln for ln in header), header
+    assert "PWNED-TITLE\x07" not in text
+    # stored as the student's problem, in valid JSON (where escapes are harmless)
+    problems = batch.results("forgedescape")["extra_data"]["problems"]
+    assert any("\x1b]0;PWNED-TITLE\x07" in p for p in problems), problems
+
+
+def test_hostile_outputs_run_no_script_in_the_feedback_page(batch):
+    """Outputs published by a real kernel with scripts in mermaid, javascript, html and image metadata: the
+    page holds no script but its own loader and no event handler; the image size metadata is dropped."""
+    assert ac.RAN in batch.outputs("mimetypes")
+    raw = (batch.targets.out / batch.sid("mimetypes") / "feedback.html").read_text(encoding="utf-8")
+    assert re.findall(r"<script[^>]*>", raw) == ["<script>"]
+    assert re.search(r"script-src 'sha256-[^']+' 'strict-dynamic'", raw)
+    assert not re.search(r"<[^>]+\son\w+\s*=", raw)  # no event handler attribute in any tag
+    assert '<pre class="mermaid">' not in raw and "[text/vnd.mermaid output, shown as text]" in raw
+    assert not re.search(r"<img [^>]*(width|height)=", raw)
+
+
+def test_cli_errors_print_no_raw_escapes(tmp_path, capsys):
+    """A path (e.g. named after a submission) in an error message reaches stderr with its escapes visible."""
+    from autograder.cli import EXIT_USAGE, main
+
+    bad = tmp_path / "sub\x1b]0;PWNED\x07\x1b[2J\u202edir"
+    assert main(["grade", ac.ASSIGNMENT, str(bad), "--course", str(ac.REPO), "--no-progress"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("error: submissions not found") and not TERMINAL_UNSAFE.search(err.rstrip("\n"))
+    assert "sub\\x1b]0;PWNED\\x07\\x1b[2J\\u202edir" in err
+
+
+def test_terminal_safe_escapes_every_unsafe_character():
+    from autograder.batch import BatchSummary, terminal_safe
+
+    for ch in [*map(chr, range(0x20)), "\x7f", "\x9b", "\u202e", "\u2066", "\u200b", "\ufeff", "\udc80"]:
+        shown = terminal_safe(f"a{ch}b")
+        assert shown.isprintable() and shown == "a" + ch.encode("unicode_escape").decode("ascii") + "b", repr(shown)
+    assert terminal_safe("Jos\u00e9 \u4e2d\u6587 ok") == "Jos\u00e9 \u4e2d\u6587 ok"  # ordinary text untouched
+    summary = BatchSummary("fc_nets", ac.REPO, total=1, faults=[("bob\nalice: 30/30", "x\x1b[2Jy")],
+                           grader_errors=["eve\x1b]0;t\x07"])
+    lines = summary.lines()
+    assert "  bob\\nalice: 30/30: x\\x1b[2Jy" in lines and not any(TERMINAL_UNSAFE.search(ln) for ln in lines)
+
+
+# --------------------------------------------------------------------------- the same, graded in this process
+
+#: Graded with ``--workers 0`` (the surrogate once crashed this very process); the control is graded last.
+IN_PROCESS = [*(c for c in CASES if c.name in ("surrogates", "forgedescape", "mimetypes")),
+              next(c for c in CASES if c.name == "solution")]
+
+
+@pytest.fixture(scope="module")
+def in_process(tmp_path_factory):
+    yield from ac.graded(tmp_path_factory, "hostile-in-process", "h", IN_PROCESS, OPTIONS, workers=0)
+
+
+def test_hostile_text_and_replies_graded_in_process(in_process):
+    """In the grading process itself: every submission is graded and written, each scores what its code
+    deserves, the control after them keeps its full marks, and nothing unsafe reaches the terminal."""
+    summary = in_process.summary
+    assert summary.graded == len(IN_PROCESS) and summary.grader_errors == [] and summary.gradebook_problems == []
+    for case in IN_PROCESS:
+        doc = in_process.results(case.name)
+        validate_results(doc)
+        assert doc["score"] == case.expected_score(in_process.course), (case.name, doc["output"])
+        assert not doc["extra_data"]["grader_error"]
+    assert in_process.results("solution")["score"] == 30
+    assert [ln for ln in summary.lines() if TERMINAL_UNSAFE.search(ln)] == []
+    assert any("\\x1b]0;PWNED-TITLE\\x07" in ln for ln in summary.lines())

@@ -355,3 +355,192 @@ def test_a_gradebook_failure_leaves_the_student_to_grade_again(course, tmp_path)
         write_student_outputs(result, out, gradebook=gb)
     assert (out / "alice" / "feedback.html").is_file()
     assert not (out / "alice" / "results.json").exists()  # not done: the next run grades alice again
+
+
+# --------------------------------------------------------------------------- hostile outputs, offline math
+
+#: Every script below adds "PWNED-<where>" to the page's title if it runs.
+def _js(where: str) -> str:
+    return f"document.title+='PWNED-{where}'"
+
+
+def _html_attack(where: str) -> str:
+    return f"<script>{_js(where)}</script><img src=x onerror=\"{_js(where + '-onerror')}\">"
+
+
+#: An invalid PNG: the <img> fails to load, so an onerror handler injected into it fires.
+BROKEN_PNG = "AAAA"
+
+
+def _unquoted(where: str) -> str:
+    """A value for an attribute nbconvert writes unquoted (no quote or space needed)."""
+    return f"1 onerror=document.title+=`PWNED-{where}`"
+
+
+def _hostile_outputs() -> list:
+    """An output for every MIME type nbconvert's lab template has a block for (templates/base/display_priority.j2),
+    an unknown type, and every output metadata field the template reads (width, height, filenames, unconfined,
+    needs_background, at the top level and per image type), each carrying a script."""
+    out = []
+    for kind in ("display_data", "execute_result"):
+        extra = {"execution_count": 3} if kind == "execute_result" else {}
+        bundles = [
+            {"application/javascript": _js(f"{kind}-javascript")},
+            {"text/vnd.mermaid": "graph TD\n" + _html_attack(f"{kind}-mermaid")},
+            {"text/html": _html_attack(f"{kind}-html")},
+            {"text/markdown": "*md* " + _html_attack(f"{kind}-markdown")},
+            {"image/svg+xml": f"<svg xmlns='http://www.w3.org/2000/svg' onload=\"{_js(kind + '-svg-onload')}\">"
+                              f"<script>{_js(kind + '-svg')}</script></svg>"},
+            {"text/latex": "$x$</div>" + _html_attack(f"{kind}-latex") + r"\href{javascript:alert(1)}{x}"},
+            {"text/plain": _html_attack(f"{kind}-plain")},
+            {"application/vnd.jupyter.widget-view+json": {
+                "model_id": f"</script><script>{_js(kind + '-widget')}</script>", "version_major": 2}},
+            {"application/pdf": "JVBERi0=", "text/html": _html_attack(f"{kind}-pdf-html")},
+            {"application/x-unknown": _html_attack(f"{kind}-unknown")},
+        ]
+        for bundle in bundles:
+            out.append(nbformat.v4.new_output(kind, data=bundle, **extra))
+        for mime in ("image/png", "image/jpeg"):
+            tag = f"{kind}-{mime.split('/')[1]}"
+            out.append(nbformat.v4.new_output(kind, data={mime: BROKEN_PNG}, metadata={
+                "width": _unquoted(tag + "-width"), "height": _unquoted(tag + "-height"),
+                "unconfined": _html_attack(tag + "-unconfined"), "needs_background": _html_attack(tag + "-bg")},
+                **extra))
+            out.append(nbformat.v4.new_output(kind, data={mime: BROKEN_PNG}, metadata={mime: {
+                "width": _unquoted(tag + "-typed-width"), "height": _unquoted(tag + "-typed-height")},
+                "filenames": {mime: f"x\" onerror=\"{_js(tag + '-filename')}"}}, **extra))
+    out.append(nbformat.v4.new_output("stream", name="stdout", text=_html_attack("stdout") + "\x1b[31mred\x1b[0m"))
+    out.append(nbformat.v4.new_output("stream", name="stdin", text=_html_attack("stdin")))
+    out.append(nbformat.v4.new_output("error", ename="E", evalue="v", traceback=[_html_attack("traceback")]))
+    odd = nbformat.v4.new_output("display_data", data={"text/plain": "x"})
+    odd["svg_filename"] = f"x\" onerror=\"{_js('svg-filename')}"
+    out.append(odd)
+    return out
+
+
+def _hostile_notebook() -> nbformat.NotebookNode:
+    """Student content in every field the template reads besides outputs: cell tags, magics_language,
+    markdown attachments, raw cells, notebook title and widget state; and math to typeset."""
+    nb = nbformat.v4.new_notebook()
+    code = nbformat.v4.new_code_cell("x = '</div><script>" + _js("source") + "</script>'", execution_count=1)
+    code.outputs = _hostile_outputs()  # not validated: a submission's JSON need not follow the schema
+    code.metadata["tags"] = [f"\"><script>{_js('tag')}</script>"]
+    code.metadata["magics_language"] = "html"
+    md = nbformat.v4.new_markdown_cell("Step size $10^{-4}$ and ![a](attachment:a.png) " + _html_attack("markdown-cell"))
+    md["attachments"] = {"a.png": {"image/png": f"x\" onerror=\"{_js('attachment')}"},
+                         "b.html": {"text/html": _html_attack("attachment-html")}}
+    raw = nbformat.v4.new_raw_cell(_html_attack("raw"), metadata={"raw_mimetype": "text/html"})
+    nb.cells = [md, code, raw]
+    nb.metadata["title"] = f"</title><script>{_js('title')}</script>"
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {
+        "state": {}, "version_major": 2, "x": f"</script><script>{_js('widget-state')}</script>"}}
+    return nb
+
+
+def _offline_dom(chromium: str, page: Path, profile: Path) -> str:
+    """The DOM of ``page`` after 10 s of (virtual) time in headless Chromium with no network at all (its own
+    empty network namespace: only a loopback interface that is down)."""
+    cmd = ["unshare", "--net", chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+           "--virtual-time-budget=10000", "--dump-dom", page.as_uri()]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0 and "</html>" in res.stdout, res.stderr[-2000:]
+    return res.stdout
+
+
+def _title(dom: str) -> str:
+    m = re.search(r"<title>(.*?)</title>", dom, re.S)
+    return m.group(1) if m else ""
+
+
+def test_feedback_renders_only_allowed_output_types_and_valid_metadata():
+    from autograder.feedback import ALLOWED_OUTPUT_TYPES, clean_output
+
+    outputs = [clean_output(o) for o in _hostile_outputs()]
+    for out in outputs:
+        assert out is not None
+        if out.output_type in ("display_data", "execute_result"):
+            assert set(out.data) <= set(ALLOWED_OUTPUT_TYPES), out.data
+            for md in out.metadata.values():  # only plain numbers and the two documented flags survive
+                assert set(md) <= {"width", "height", "unconfined", "needs_background"} and md == {}, md
+        assert "svg_filename" not in out and "filenames" not in out.get("metadata", {})
+    mermaid = next(o for o in outputs if "graph TD" in o.data.get("text/plain", ""))
+    assert mermaid.data["text/plain"].startswith("[text/vnd.mermaid output, shown as text]")
+    assert [o.name for o in outputs if o.output_type == "stream"] == ["stdout", "stderr"]
+    # valid metadata is kept, as numbers, per image type
+    png = PNG
+    kept = clean_output(nbformat.v4.new_output("display_data", data={"image/png": png}, metadata={
+        "width": 320, "image/png": {"height": 240.5, "needs_background": "light"}, "unconfined": True}))
+    assert kept.metadata == {"image/png": {"width": 320, "height": 240.5, "unconfined": True,
+                                           "needs_background": "light"}}
+    for bad in ("320", True, float("nan"), -5, 10**9, [1]):
+        assert clean_output(nbformat.v4.new_output("display_data", data={"image/png": png},
+                                                   metadata={"width": bad})).metadata == {}
+
+
+def test_no_injected_script_runs_in_the_feedback_page(tmp_path, chromium):
+    """A script through every output type and metadata field that nbconvert's template reads, and through the
+    notebook's other fields: none runs in the page. The same notebook rendered as before (nbconvert's lab template
+    with only the HTML sanitizer) runs several of them, so the check can fail; with the page's policy added,
+    even that page runs none (the policy alone stops them)."""
+    from nbconvert import HTMLExporter
+
+    from autograder.feedback import clean_student_html, render_feedback_html, write_mathjax
+
+    nb = _hostile_notebook()
+    tests = [TestResult("test_x", "auto", 1.0, 0.0, "failed", "<script>" + _js("message") + "</script>")]
+    page = render_feedback_html(nb, tests, student="alice", assignment="tiny")
+    policy = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">', page).group(1)
+    assert re.search(r"script-src 'sha256-[A-Za-z0-9+/=]{44}' 'strict-dynamic';", policy), policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    write_mathjax(tmp_path)
+    (tmp_path / "alice").mkdir()
+    ours = tmp_path / "alice" / "feedback.html"
+    ours.write_text(page, encoding="utf-8")
+    dom = _offline_dom(chromium, ours, tmp_path / "p1")
+    assert "PWNED" not in _title(dom), _title(dom)
+    assert "tiny feedback for alice" in _title(dom) and "Grading results: tiny" in dom
+    assert 'class="MathJax"' in dom  # the page's own script did run
+
+    plain = copy.deepcopy(nb)  # nbconvert itself refuses the (schema-invalid) svg_filename field
+    plain.metadata.pop("title")  # shown escaped, as the title: its text would read as a script's mark
+    for out in plain.cells[1].outputs:
+        out.pop("svg_filename", None)
+    before, _ = HTMLExporter(template_name="lab", sanitize_html=True,
+                             filters={"clean_html": clean_student_html}).from_notebook_node(plain)
+    old = tmp_path / "alice" / "before.html"
+    old.write_text(before, encoding="utf-8")
+    ran = set(_title(_offline_dom(chromium, old, tmp_path / "p2")).split("PWNED-")[1:])
+    assert {"display_data-mermaid", "execute_result-mermaid-onerror", "display_data-png-height",
+            "execute_result-jpeg-typed-height"} <= ran, ran  # raw mermaid text; unquoted width/height
+    head = before.index("<head>") + len("<head>")
+    guarded = tmp_path / "alice" / "before-with-policy.html"
+    guarded.write_text(before[:head] + f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
+                       + before[head:], encoding="utf-8")
+    assert "PWNED" not in _title(_offline_dom(chromium, guarded, tmp_path / "p3"))
+
+
+def test_feedback_typesets_math_with_no_network(tmp_path, chromium):
+    """MathJax comes from the copy beside the pages (written once per output folder, not inlined): with the
+    network off, the markdown's and a LaTeX output's math is typeset; without the copy it stays raw TeX."""
+    from autograder.feedback import MATHJAX_DIR, render_feedback_html, write_mathjax
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(r"Learning rate $10^{-4}$; the loss $$L = -\log p_y$$"),
+                nbformat.v4.new_code_cell("x", execution_count=1, outputs=[nbformat.v4.new_output(
+                    "execute_result", data={"text/latex": r"$\alpha_1$", "text/plain": "a"}, execution_count=1)])]
+    page = render_feedback_html(nb, [], student="bob", assignment="tiny")
+    assert f"../{MATHJAX_DIR}/MathJax.js" in page and "MathJax.Hub" not in page and len(page) < 400_000
+    (tmp_path / "bob").mkdir()
+    path = tmp_path / "bob" / "feedback.html"
+    path.write_text(page, encoding="utf-8")
+    raw = _offline_dom(chromium, path, tmp_path / "p0")
+    assert 'class="MathJax"' not in raw and "$10^{-4}$" in raw  # no copy yet: raw TeX (the check can fail)
+
+    mathjax = write_mathjax(tmp_path)
+    assert (mathjax / "MathJax.js").is_file() and write_mathjax(tmp_path) == mathjax  # once per folder
+    dom = _offline_dom(chromium, path, tmp_path / "p1")
+    assert '<script type="math/tex" id="MathJax-Element-1">10^{-4}</script>' in dom
+    assert re.search(r'<script type="math/tex; mode=display" id="MathJax-Element-2">L = -\\log p_y</script>', dom)
+    assert re.search(r'<script type="math/tex" id="MathJax-Element-3">\\alpha_1</script>', dom)
+    assert dom.count('class="MathJax"') + dom.count('class="MathJax_Display"') >= 3
+    assert "$10^{-4}$" not in dom

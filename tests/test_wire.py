@@ -189,7 +189,7 @@ def test_socket_framing_and_caps():
         assert time.monotonic() - t0 < 3
     a, b = socket.socketpair()
     with b:
-        a.sendall(struct.pack(">4sQ", wire.MAGIC, 100) + b"short")
+        a.sendall(struct.pack(">4sQ", wire.MAGIC, 100) + struct.pack(">I", 10) + b"short")
         a.close()
         with pytest.raises(EOFError):
             wire.recv_frame(b, time.monotonic() + 5)
@@ -206,3 +206,81 @@ def test_dtypes_and_scalar_types_round_trip_by_name(value):
 def test_non_numeric_dtype_is_not_sent_by_name():
     with pytest.raises(wire.NotPlainData):
         roundtrip(np.dtype("O"))
+
+
+# ----------------------------------------------------------------------------- hostile text and sizes
+
+def test_lone_surrogates_arrive_as_replacement_characters():
+    """A peer may send "\\udc80" (valid JSON); what is decoded encodes to UTF-8, a valid pair stays its character."""
+    header = b'{"tree": ["D", [["k\\udc80", ["L", [["S", "a\\udc80b"], ["S", "\\ud83d\\ude00"], ["H", 1, "T\\ud800"]]]]]], "buffers": []}'
+    value = wire.decode(struct.pack(">I", len(header)) + header, make_handle=lambda hid, name: name)
+    assert value == {"k\ufffd": ["a\ufffdb", "\U0001f600", "T\ufffd"]}
+    for text in ["k\ufffd", *value["k\ufffd"]]:
+        text.encode("utf-8")
+    assert roundtrip("x\udc80") == "x\ufffd"  # what the kernel's encoder sends, as the grader gets it
+    assert wire.valid_unicode_tree({"a\udc80": ["x\udc80", ("y", 1.5)]}) == {"a\ufffd": ["x\ufffd", ("y", 1.5)]}
+
+
+def test_header_values_and_depth_are_bounded_before_parsing():
+    import tracemalloc
+
+    # many empty lists: refused before json.loads builds any of them (each "[]," would become a
+    # 56-byte list object: ~20x the text, the ratio of the measured 60 MB -> 1.4 GB attack)
+    n = wire.MAX_JSON_VALUES // 2 + 10
+    header = b'{"tree": ["L", [' + b",".join([b"[]"] * n) + b']], "buffers": []}'
+    body = struct.pack(">I", len(header)) + header
+    tracemalloc.start()
+    try:
+        with pytest.raises(wire.FrameTooLarge, match="values"):
+            wire.decode(body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * len(body), (peak, len(body))
+    # brackets and commas inside strings are text, not structure
+    text = "[[,{:" * 400_000
+    assert roundtrip(text) == text
+    # deep nesting: refused by the scan (not by Python's recursion limit)
+    deep = b"[" * (wire.MAX_JSON_DEPTH + 1) + b"]" * (wire.MAX_JSON_DEPTH + 1)
+    body = b'{"tree": ' + deep + b', "buffers": []}'
+    with pytest.raises(wire.WireError, match="nested too deeply"):
+        wire.decode(struct.pack(">I", len(body)) + body)
+    # the deepest tree the encoder produces (dicts, MAX_DEPTH levels) is within the JSON depth cap
+    tree: object = 1
+    for _ in range(wire.MAX_DEPTH - 1):
+        tree = {"k": tree}
+    assert roundtrip(tree) == tree
+
+
+def test_a_header_at_the_caps_costs_a_bounded_multiple_of_its_size():
+    """The measured attack: a 60 MB header cost the grader 1.4 GB before it was rejected. Now the worst header
+    that passes every cap ("[]" values, the most objects per byte) is parsed within a fixed budget."""
+    import tracemalloc
+
+    n = wire.MAX_JSON_VALUES // 2 - 10  # "[]," counts twice: an opening bracket and a comma
+    body = b'{"tree": ["L", [' + b",".join([b"[]"] * n) + b']], "buffers": []}'
+    raw = struct.pack(">I", len(body)) + body
+    tracemalloc.start()
+    try:
+        with pytest.raises(wire.WireError):
+            wire.decode(raw)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 200 * 2**20, f"{peak / 2**20:.0f} MiB for a header of {len(body) / 2**20:.1f} MiB"
+
+
+def test_socket_refuses_an_oversized_header_before_reading_it():
+    """The header length is checked as soon as its 4 bytes arrive: the peer's 60 MB header is never read."""
+    a, b = socket.socketpair()
+    with a, b:
+        hlen = 60 * 2**20
+        a.sendall(struct.pack(">4sQ", wire.MAGIC, hlen + 4) + struct.pack(">I", hlen) + b"[" * 4096)
+        with pytest.raises(wire.FrameTooLarge, match="header"):
+            wire.recv_frame(b, time.monotonic() + 5)
+        # a header length beyond the frame's own length
+        a2, b2 = socket.socketpair()
+        with a2, b2:
+            a2.sendall(struct.pack(">4sQ", wire.MAGIC, 10) + struct.pack(">I", 100) + b"123456")
+            with pytest.raises(wire.FrameTooLarge):
+                wire.recv_frame(b2, time.monotonic() + 5)
