@@ -812,3 +812,125 @@ def test_visible_and_hidden_checks_pass_on_the_solutions(assignment):
     ns = _solution_namespace(nb)
     failures = {c.id: _run_cell(c.source, ns, c.id) for c in _test_cells(nb)}
     assert not {k: v for k, v in failures.items() if v is not None}
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparison semantics (autograder.checks): whole-quantity scale, zero floor, singleton shapes, notes
+
+from autograder import checks as C  # noqa: E402 - grouped with the tests it serves
+from autograder.checks import fc_nets as fc_checks  # noqa: E402
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("check", [bn_checks.check_fully_connected_net, do_checks.check_fully_connected_net,
+                                   lambda net, **kw: dn_checks.check_fully_connected_net(net, init_std=init_std)],
+                         ids=["batchnorm", "dropout", "deep_networks"])
+def test_net_checks_pass_with_the_graph_batchnorm_backward(check):
+    """The bias gradients in front of a batchnorm layer are 0 in exact arithmetic: both sides rounding noise."""
+    net = student_net(bn_backward=L.batchnorm_backward)
+    layers = BN_LAYERS if check is bn_checks.check_fully_connected_net else {}
+    if check is do_checks.check_fully_connected_net:
+        layers = DROPOUT_LAYERS
+    check(net, **layers)
+
+
+def test_zero_parts_compare_as_zero_relative_to_the_whole_set():
+    rng = np.random.default_rng(3)
+    want = {"W1": rng.normal(size=(4, 3)), "b1": 1e-17 * rng.normal(size=3), "W2": rng.normal(size=(3, 2))}
+    noisy = {k: v + 1e-16 * rng.normal(size=v.shape) for k, v in want.items()}
+    noisy["b1"] = 1e-17 * rng.normal(size=3)  # independent rounding noise around the same 0
+    assert C.relative_error(noisy["b1"], want["b1"]) > 0.1  # alone, noise against noise looks wrong...
+    C.assert_close_dict("net.loss(X, y)", "grads", noisy, want, 1e-7)  # ...relative to the whole set it is 0
+    wrong = dict(noisy, b1=1e-6 * np.ones(3))  # a small but real gradient where 0 is right
+    message = assert_fails(lambda: C.assert_close_dict("net.loss(X, y)", "grads", wrong, want, 1e-7),
+                           hint="grads['b1']")
+    assert "W1" not in message and "W2" not in message
+
+
+def test_dict_comparison_names_missing_keys():
+    want = {"W1": np.ones(2), "b1": np.zeros(2)}
+    assert_fails(lambda: C.assert_close_dict("net.loss(X, y)", "grads", {"W1": np.ones(2)}, want, 1e-7),
+                 hint="must be a dict with the keys ['W1', 'b1']")
+    assert_fails(lambda: C.assert_close_dict("net.loss(X, y)", "grads", [np.ones(2)], want, 1e-7),
+                 hint="got a list")
+
+
+def test_singleton_dimensions_pass_with_a_note():
+    with C.collect_notes() as notes:
+        arr = C.as_array("f(x)", "dgamma", np.ones((1, 4)), (4,))
+        C.assert_close("f(x)", "dbeta", np.zeros((4, 1)), np.zeros(4), 1e-7)
+    assert arr.shape == (4,)
+    assert len(notes) == 2 and "(1, 4)" in notes[0] and "asks for (4,)" in notes[0]
+    for shape in ((4, 2), (2, 2), (8,)):
+        assert_fails(lambda shape=shape: C.as_array("f(x)", "dgamma", np.ones(shape), (4,)),
+                     hint=f"has shape {shape}, expected (4,)")
+
+
+def test_a_note_outside_the_grader_is_a_warning():
+    with pytest.warns(C.CheckNote, match="accepted"):
+        C.as_array("f(x)", "dgamma", np.ones((1, 3)), (3,))
+
+
+def _keepdims(backward):
+    def wrapped(dout, cache):
+        dx, dgamma, dbeta = backward(dout, cache)
+        return dx, dgamma.reshape(1, -1), dbeta.reshape(1, -1)
+    return wrapped
+
+
+@pytest.mark.parametrize("check, backward", [(bn_checks.check_batchnorm_backward, L.batchnorm_backward),
+                                             (bn_checks.check_batchnorm_backward_alt, L.batchnorm_backward_alt),
+                                             (bn_checks.check_layernorm_backward, L.layernorm_backward)])
+def test_keepdims_gradients_pass_with_a_note_on_the_docstring_shape(check, backward):
+    with C.collect_notes() as notes:
+        check(_keepdims(backward))
+    assert any("dgamma has shape (1, " in n and "its docstring asks for (" in n for n in notes), notes
+
+
+def test_keepdims_running_averages_pass_the_forward_check():
+    def forward(x, gamma, beta, bn_param):
+        out, cache = L.batchnorm_forward(x, gamma, beta, bn_param)
+        if bn_param["mode"] == "train":
+            bn_param["running_mean"] = np.reshape(bn_param["running_mean"], (1, -1))
+            bn_param["running_var"] = np.reshape(bn_param["running_var"], (1, -1))
+        return out, cache
+    with C.collect_notes() as notes:
+        bn_checks.check_batchnorm_forward(forward)
+    assert any("running_mean" in n for n in notes), notes
+
+
+def _adam_t_from_one(w, dw, config=None):
+    """cs231n 2017's default t = 1, incremented before use: the first step uses t = 2."""
+    config = {} if config is None else config
+    config.setdefault("t", 1)
+    config["t"] = config["t"] + 1
+    from course_lib.optim import adam
+    cfg = {k: v for k, v in config.items() if k != "t"}
+    cfg["t"] = config["t"] - 1  # the reference increments once more
+    next_w, cfg = adam(w, dw, cfg)
+    config.update(cfg)
+    return next_w, config
+
+
+def _adam_never_counts(w, dw, config=None):
+    from course_lib.optim import adam
+    config = {} if config is None else config
+    t = config.get("t", 0)
+    next_w, config = adam(w, dw, config)
+    config["t"] = t
+    return next_w, config
+
+
+def test_adam_hints_follow_what_was_observed():
+    message = assert_fails(fc_checks.check_adam, _adam_t_from_one, hint="t is one step ahead")
+    assert "increment" not in message.lower()
+    assert_fails(fc_checks.check_adam, _adam_never_counts, hint="t did not change")
+
+
+def test_adam_written_in_place_passes():
+    def adam_in_place(w, dw, config=None):
+        from course_lib.optim import adam
+        next_w, config = adam(w.copy(), dw, config)
+        w -= w - next_w  # the update applied to the caller's array
+        return w, config
+    fc_checks.check_adam(adam_in_place)

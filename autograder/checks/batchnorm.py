@@ -194,7 +194,7 @@ def _check_bn_cache(name: str, cache, mode: str, x, x_hat, inv_std, gamma, eps) 
         got = f"{len(cache)} values" if isinstance(cache, (tuple, list)) else type(cache).__name__
         raise AssertionError(f"{name} should return the cache {layout} prescribed in its docstring (the backward "
                              f"passes receive exactly that), got {got}.")
-    if cache[0] != mode:
+    if not isinstance(cache[0], str) or cache[0] != mode:
         raise AssertionError(f"{name}: the first entry of the cache {layout} should be the mode, {mode!r} here.")
     d = x.shape[1]
     for i, (what, want, shapes) in enumerate((("x", x, [x.shape]), ("x_hat", x_hat, [x.shape]),
