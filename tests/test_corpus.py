@@ -23,6 +23,7 @@ import time
 import warnings
 
 import nbformat
+import numpy as np
 import pytest
 from corpus_cases import corpus_files, corpus_notebook, graded_code_solutions, read_cells
 from test_source_notebooks import (
@@ -60,10 +61,14 @@ def test_corpus_covers_every_graded_function(name):
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("name, stem", [(n, s) for n in assignment_names() for s in corpus_files(n)])
 def test_corpus_passes_every_test_cell_in_process(name, stem):
-    """The source notebook's test cells, run on the corpus submission's functions in one namespace."""
-    path = corpus_files(name)[stem]
-    ns: dict = {"__name__": f"corpus_{name}_{stem}"}
-    exec(compile(path.read_text(), str(path), "exec"), ns)
+    """The source notebook's test cells, run on the solution cells of the submission as pasted into the release
+    (with the release's given imports, numpy as ``np`` from the setup cell) in one namespace."""
+    release = nbformat.read(REPO / get_assignment(name).release_notebook, as_version=4)
+    nb = corpus_notebook(release, corpus_files(name)[stem])
+    ns: dict = {"__name__": f"corpus_{name}_{stem}", "np": np}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and _nbgrader(cell).get("solution"):
+            exec(compile(cell.source, f"<{stem}: {_nbgrader(cell)['grade_id']}>", "exec"), ns)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CheckNote)
         failures = {c.id: _run_cell(c.source, ns, c.id) for c in _test_cells(_notebook(name))}

@@ -1,6 +1,6 @@
 """deep_networks, in the style of UCLA C147 HW4 with its own normalization layers (keepdims shapes) inside the net.
 
-Differs from the reference solution: ``init_std`` through ``math.sqrt`` on a lookup; the cyclical rate
+Differs from the reference solution: ``init_std`` through ``math.sqrt`` on a lookup (imported inside the function); the cyclical rate
 by the position inside the cycle with ``t % (2 n_s)``; ``sample_lambdas`` with ``Generator.uniform``
 and ``10 **``; the net writes its own batch normalization inline (statistics with ``keepdims=True``, the
 running averages of shape (1, D) in ``bn_params``), computes ``dgamma``/``dbeta`` with ``keepdims=True``
@@ -8,8 +8,6 @@ and reshapes them to the parameters' shapes before returning them, and runs the 
 """
 
 # %% given
-import math
-
 import numpy as np
 
 from course_lib.layers import (
@@ -27,6 +25,8 @@ from course_lib.layers import (
 
 # %% init_std
 def init_std(weight_scale, fan_in):
+    import math
+
     factors = {"he": 2, "xavier": 1}
     if type(weight_scale) is str:
         if weight_scale not in factors:
