@@ -934,3 +934,17 @@ def test_adam_written_in_place_passes():
         w -= w - next_w  # the update applied to the caller's array
         return w, config
     fc_checks.check_adam(adam_in_place)
+
+
+@pytest.mark.parametrize("layout, passes", [((1, -1), True), ((-1, 1), False)], ids=["(1, D) passes", "(D, 1) fails"])
+def test_cache_entries_may_only_gain_leading_unit_dimensions(layout, passes):
+    """A backward pass broadcasts the cache's per-feature arrays: (1, D) works like (D,), (D, 1) does not."""
+    def forward(x, gamma, beta, bn_param):
+        out, (mode, x_, x_hat, inv_std, g, eps) = L.batchnorm_forward(x, gamma, beta, bn_param)
+        return out, (mode, x_, x_hat, np.reshape(inv_std, layout), np.reshape(g, layout), eps)
+    if passes:
+        with C.collect_notes() as notes:
+            bn_checks.check_batchnorm_forward(forward)
+        assert any("entry 4 of the cache (gamma) has shape (1, " in n for n in notes), notes
+    else:
+        assert_fails(bn_checks.check_batchnorm_forward, forward, hint="entry 3 of the cache")

@@ -112,7 +112,7 @@ def test_grader_gives_corpus_full_points_and_mutants_lose_theirs(name, tmp_path)
     # A result accepted up to dimensions of size 1 is passed with a note naming the docstring's shape.
     for student, test_id in NOTED.get(name, []):
         doc = json.loads((tmp_path / "out" / student / "results.json").read_text())
-        test = next(t for t in doc["tests"] if t["grade_id"] == test_id)
-        assert test["status"] == "passed" and "its docstring asks for" in test["message"], test
+        test = next(t for t in doc["tests"] if t["extra_data"]["grade_id"] == test_id)
+        assert test["status"] == "passed" and "its docstring asks for" in test["output"], test
         assert "its docstring asks for" in (tmp_path / "out" / student / "feedback.html").read_text()
     print(f"{name}: graded {len(submissions)} submissions in {seconds:.0f} s")

@@ -110,8 +110,13 @@ def _first_match(value, candidates) -> str | None:
 
 
 def _cache_entry(where: str, name: str, value, shapes) -> np.ndarray | None:
-    """A cache entry as a float64 array of one of ``shapes`` (the first that fits up to dimensions of size
-    1, with a note), or None when it is not an array of numbers of such a shape."""
+    """A cache entry as a float64 array of one of ``shapes``, or None when it is not an array of numbers of such
+    a shape.
+
+    A backward pass uses the cache's arrays by broadcasting, so only extra *leading* dimensions of size 1
+    (``(1, D)`` for ``(D,)``, which broadcast the same way) are accepted, with a note; ``(D, 1)`` for ``(D,)`` or
+    ``(N,)`` for ``(N, 1)`` would broadcast along the wrong axis in a backward pass written to the docstring.
+    """
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -119,9 +124,9 @@ def _cache_entry(where: str, name: str, value, shapes) -> np.ndarray | None:
     if arr.shape in shapes:
         return arr
     for shape in shapes:
-        fitted = singleton_reshape(where, name, arr, shape)
-        if fitted is not None:
-            return fitted
+        lead = arr.ndim - len(shape)
+        if lead > 0 and arr.shape[lead:] == tuple(shape) and all(n == 1 for n in arr.shape[:lead]):
+            return singleton_reshape(where, name, arr, shape)
     return None
 
 
@@ -503,10 +508,7 @@ def _check_ln_cache(name: str, cache, x_hat, inv_std, gamma) -> None:
         got = f"{len(cache)} values" if isinstance(cache, (tuple, list)) else type(cache).__name__
         raise AssertionError(f"{name} should return the cache {layout} prescribed in its docstring, got {got}.")
     for i, (what, want) in enumerate((("x_hat", x_hat), ("inv_std", inv_std), ("gamma", gamma))):
-        # inv_std stays an (N, 1) column: as (N,) it would broadcast along the features in a backward pass
-        # written to the docstring, so the singleton policy does not apply to it.
-        shape_ok = what != "inv_std" or np.shape(cache[i]) == want.shape
-        got = _cache_entry(name, f"entry {i} of the cache ({what})", cache[i], [want.shape]) if shape_ok else None
+        got = _cache_entry(name, f"entry {i} of the cache ({what})", cache[i], [want.shape])
         if got is None or not _close(got, want):
             shape = " of shape (N, 1), 1 / sqrt(var + eps) of each example" if what == "inv_std" else ""
             raise AssertionError(f"{name}: entry {i} of the cache {layout} should be {what}{shape}.")
