@@ -61,6 +61,7 @@ from typing import Any
 
 import nbformat
 
+from autograder.checks import collect_notes
 from autograder.submissions import copy_tree_files, load_notebook_bytes, write_tree_files
 
 __all__ = [
@@ -770,9 +771,11 @@ def run_tests(state: GradingState) -> None:
         t0 = time.monotonic()
         sink = io.StringIO()  # what the test cell prints may show expected values: never shown
         try:
-            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), collect_notes() as notes:
                 outcome = run_graded_cell(state.kernel, g.source, timeout=min(opts.test_timeout, left))
             passed, message = bool(outcome.passed), str(outcome.message or "")
+            if passed and notes:  # remarks of checks that passed (e.g. an accepted shape)
+                message = "passed; note: " + "\n".join(notes)
         except Exception as exc:  # run_graded_cell reports student and kernel failures, never raises them
             state.grader_failed(f"test {g.grade_id} could not be run", f"{type(exc).__name__}: {exc}")
             return

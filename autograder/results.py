@@ -116,7 +116,7 @@ def gradescope_results(result: Mapping) -> dict:
             "number": str(k),
             "score": _num(t["score"]),
             "max_score": _num(t["points"]),
-            "output": t["message"] if t["status"] != "passed" else "passed",
+            "output": t["message"] or t["status"],
             "visibility": "visible",
             "extra_data": {"grade_id": t["grade_id"], "kind": t["kind"], "status": t["status"]},
         }

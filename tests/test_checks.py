@@ -13,6 +13,7 @@ import re
 import numpy as np
 import pytest
 
+from autograder import checks as C
 from autograder.checks import batchnorm as bn_checks
 from autograder.checks import deep_networks as dn_checks
 from autograder.checks import dropout as do_checks
@@ -1017,3 +1018,136 @@ def test_the_fallback_rejects_layers_that_change_after_the_net_ran():
     ran.clear()
     assert bn_checks.agrees_with_own_layers(run_net, lambda table: [1.0], [{}], mismatch)
     assert not bn_checks.agrees_with_own_layers(run_net, lambda table: [3.0], [{}], mismatch)
+
+
+# Comparison semantics (autograder.checks): whole-quantity scale, zero floor, singleton shapes, notes
+
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("check", [bn_checks.check_fully_connected_net, do_checks.check_fully_connected_net,
+                                   lambda net, **kw: dn_checks.check_fully_connected_net(net, init_std=init_std)],
+                         ids=["batchnorm", "dropout", "deep_networks"])
+def test_net_checks_pass_with_the_graph_batchnorm_backward(check):
+    """The bias gradients in front of a batchnorm layer are 0 in exact arithmetic: both sides rounding noise."""
+    net = student_net(bn_backward=L.batchnorm_backward)
+    layers = BN_LAYERS if check is bn_checks.check_fully_connected_net else {}
+    if check is do_checks.check_fully_connected_net:
+        layers = DROPOUT_LAYERS
+    check(net, **layers)
+
+
+def test_zero_parts_compare_as_zero_relative_to_the_whole_set():
+    rng = np.random.default_rng(3)
+    want = {"W1": rng.normal(size=(4, 3)), "b1": 1e-17 * rng.normal(size=3), "W2": rng.normal(size=(3, 2))}
+    noisy = {k: v + 1e-16 * rng.normal(size=v.shape) for k, v in want.items()}
+    noisy["b1"] = 1e-17 * rng.normal(size=3)  # independent rounding noise around the same 0
+    assert C.relative_error(noisy["b1"], want["b1"]) > 0.1  # alone, noise against noise looks wrong...
+    C.assert_close_dict("net.loss(X, y)", "grads", noisy, want, 1e-7)  # ...relative to the whole set it is 0
+    wrong = dict(noisy, b1=1e-6 * np.ones(3))  # a small but real gradient where 0 is right
+    message = assert_fails(lambda: C.assert_close_dict("net.loss(X, y)", "grads", wrong, want, 1e-7),
+                           hint="grads['b1']")
+    assert "W1" not in message and "W2" not in message
+
+
+def test_dict_comparison_names_missing_keys():
+    want = {"W1": np.ones(2), "b1": np.zeros(2)}
+    assert_fails(lambda: C.assert_close_dict("net.loss(X, y)", "grads", {"W1": np.ones(2)}, want, 1e-7),
+                 hint="must be a dict with the keys ['W1', 'b1']")
+    assert_fails(lambda: C.assert_close_dict("net.loss(X, y)", "grads", [np.ones(2)], want, 1e-7),
+                 hint="got a list")
+
+
+def test_singleton_dimensions_pass_with_a_note():
+    with C.collect_notes() as notes:
+        arr = C.as_array("f(x)", "dgamma", np.ones((1, 4)), (4,))
+        C.assert_close("f(x)", "dbeta", np.zeros((4, 1)), np.zeros(4), 1e-7)
+    assert arr.shape == (4,)
+    assert len(notes) == 2 and "(1, 4)" in notes[0] and "asks for (4,)" in notes[0]
+    for shape in ((4, 2), (2, 2), (8,)):
+        assert_fails(lambda shape=shape: C.as_array("f(x)", "dgamma", np.ones(shape), (4,)),
+                     hint=f"has shape {shape}, expected (4,)")
+
+
+def test_a_note_outside_the_grader_is_a_warning():
+    with pytest.warns(C.CheckNote, match="accepted"):
+        C.as_array("f(x)", "dgamma", np.ones((1, 3)), (3,))
+
+
+def _keepdims(backward):
+    def wrapped(dout, cache):
+        dx, dgamma, dbeta = backward(dout, cache)
+        return dx, dgamma.reshape(1, -1), dbeta.reshape(1, -1)
+    return wrapped
+
+
+@pytest.mark.parametrize("check, backward", [(bn_checks.check_batchnorm_backward, L.batchnorm_backward),
+                                             (bn_checks.check_batchnorm_backward_alt, L.batchnorm_backward_alt),
+                                             (bn_checks.check_layernorm_backward, L.layernorm_backward)])
+def test_keepdims_gradients_pass_with_a_note_on_the_docstring_shape(check, backward):
+    with C.collect_notes() as notes:
+        check(_keepdims(backward))
+    assert any("dgamma has shape (1, " in n and "its docstring asks for (" in n for n in notes), notes
+
+
+def test_keepdims_running_averages_pass_the_forward_check():
+    def forward(x, gamma, beta, bn_param):
+        out, cache = L.batchnorm_forward(x, gamma, beta, bn_param)
+        if bn_param["mode"] == "train":
+            bn_param["running_mean"] = np.reshape(bn_param["running_mean"], (1, -1))
+            bn_param["running_var"] = np.reshape(bn_param["running_var"], (1, -1))
+        return out, cache
+    with C.collect_notes() as notes:
+        bn_checks.check_batchnorm_forward(forward)
+    assert any("running_mean" in n for n in notes), notes
+
+
+def _adam_t_from_one(w, dw, config=None):
+    """cs231n 2017's default t = 1, incremented before use: the first step uses t = 2."""
+    config = {} if config is None else config
+    config.setdefault("t", 1)
+    config["t"] = config["t"] + 1
+    from course_lib.optim import adam
+    cfg = {k: v for k, v in config.items() if k != "t"}
+    cfg["t"] = config["t"] - 1  # the reference increments once more
+    next_w, cfg = adam(w, dw, cfg)
+    config.update(cfg)
+    return next_w, config
+
+
+def _adam_never_counts(w, dw, config=None):
+    from course_lib.optim import adam
+    config = {} if config is None else config
+    t = config.get("t", 0)
+    next_w, config = adam(w, dw, config)
+    config["t"] = t
+    return next_w, config
+
+
+def test_adam_hints_follow_what_was_observed():
+    message = assert_fails(fc_checks.check_adam, _adam_t_from_one, hint="t is one step ahead")
+    assert "increment" not in message.lower()
+    assert_fails(fc_checks.check_adam, _adam_never_counts, hint="t did not change")
+
+
+def test_adam_written_in_place_passes():
+    def adam_in_place(w, dw, config=None):
+        from course_lib.optim import adam
+        next_w, config = adam(w.copy(), dw, config)
+        w -= w - next_w  # the update applied to the caller's array
+        return w, config
+    fc_checks.check_adam(adam_in_place)
+
+
+@pytest.mark.parametrize("layout, passes", [((1, -1), True), ((-1, 1), False)], ids=["(1, D) passes", "(D, 1) fails"])
+def test_cache_entries_may_only_gain_leading_unit_dimensions(layout, passes):
+    """A backward pass broadcasts the cache's per-feature arrays: (1, D) works like (D,), (D, 1) does not."""
+    def forward(x, gamma, beta, bn_param):
+        out, (mode, x_, x_hat, inv_std, g, eps) = L.batchnorm_forward(x, gamma, beta, bn_param)
+        return out, (mode, x_, x_hat, np.reshape(inv_std, layout), np.reshape(g, layout), eps)
+    if passes:
+        with C.collect_notes() as notes:
+            bn_checks.check_batchnorm_forward(forward)
+        assert any("entry 4 of the cache (gamma) has shape (1, " in n for n in notes), notes
+    else:
+        assert_fails(bn_checks.check_batchnorm_forward, forward, hint="entry 3 of the cache")

@@ -330,6 +330,20 @@ def _mutant(nb: nbformat.NotebookNode, exercise: str, old: str, new: str) -> nbf
     return nb
 
 
+def _graded_mutants(solved: nbformat.NotebookNode, name: str) -> dict[str, nbformat.NotebookNode]:
+    """``wrong_<exercise>`` -> the solved notebook with that one mistake of GRADED_MUTANTS[name]."""
+    return {f"wrong_{exercise}": _mutant(solved, exercise, old, new) for exercise, _what, old, new in GRADED_MUTANTS[name]}
+
+
+def _write_submissions(root: Path, name: str, submissions: dict[str, nbformat.NotebookNode]) -> Path:
+    """``root/<student>/<name>/<notebook>.ipynb`` for every submission, as the grader's input folder."""
+    for student, nb in submissions.items():
+        folder = root / student / name
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{get_assignment(name).notebook}.ipynb")
+    return root
+
+
 @pytest.mark.parametrize("name", assignment_names())
 def test_grader_scores_source_full_release_zero_and_one_mistake_its_points(name, tmp_path):
     """Through the real grading path (sandboxed kernels, hidden tests in the grader, Dask workers): the source
@@ -347,13 +361,8 @@ def test_grader_scores_source_full_release_zero_and_one_mistake_its_points(name,
     source = _notebook(name)
     release = nbformat.read(REPO / assignment.release_notebook, as_version=4)
     solved = example_notebooks(source, release)["solution"]
-    submissions = {"source": source, "release": release}
-    for exercise, _what, old, new in GRADED_MUTANTS[name]:
-        submissions[f"wrong_{exercise}"] = _mutant(solved, exercise, old, new)
-    for student, nb in submissions.items():
-        folder = tmp_path / "submitted" / student / name
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / f"{assignment.notebook}.ipynb")
+    submissions = {"source": source, "release": release, **_graded_mutants(solved, name)}
+    _write_submissions(tmp_path / "submitted", name, submissions)
 
     summary = grade_assignment(name, tmp_path / "submitted", course_dir=course, out_dir=tmp_path / "out",
                                workers=2, gradebook=False, progress=False)

@@ -19,13 +19,24 @@ Each helper builds inputs of its own (seeded, different from the notebook's visi
 with ``course_lib``'s reference or with numerical gradients, and raises :class:`AssertionError` whose
 message says which function and which output is wrong, by how much, and what to look at -- never the
 expected values.
+
+Comparisons (:func:`assert_close`, :func:`assert_close_dict`) follow the mathematics of what is
+compared: the error of a quantity is measured against the magnitude of the whole quantity (a norm
+over the whole array, or over the whole set of a net's gradients), and a part that is exactly zero in
+exact arithmetic (the bias gradient in front of a batch-normalization layer) compares as zero when
+both sides are rounding noise. A result that differs from the docstring's shape only by dimensions of
+size 1 (``(1, D)`` for ``(D,)``, from ``keepdims=True``) is accepted and the check leaves a
+:func:`note` for the student's feedback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -34,6 +45,10 @@ import numpy as np
 
 __all__ = [
     "DEFAULT_SEED",
+    "ZERO_FLOOR",
+    "CheckNote",
+    "note",
+    "collect_notes",
     "reference",
     "make_rng",
     "call",
@@ -42,12 +57,21 @@ __all__ = [
     "as_float",
     "relative_error",
     "assert_close",
+    "assert_close_dict",
+    "singleton_reshape",
     "numerical_gradient",
     "numerical_gradient_array",
 ]
 
 #: Seed of the hidden checks' inputs (the visible checks use literal inputs, so they always differ).
 DEFAULT_SEED = 20240231
+
+#: Fraction of the magnitude of the whole quantity compared below which a part counts as zero. Float64
+#: code leaves rounding noise of about 1e-16 times the magnitude of the numbers it combined where the
+#: exact result is 0; a tolerance ``tol`` applied to ``max(||got|| + ||want||, ZERO_FLOOR * scale)``
+#: therefore lets noise of up to ``tol * 1e-6 * scale`` (1e-13 of the whole for ``tol`` = 1e-7) pass,
+#: while a part that is wrong by more than that still fails.
+ZERO_FLOOR = 1e-6
 
 _REPO = Path(__file__).resolve().parents[2]
 _LIBRARY = "course_lib"
@@ -108,6 +132,45 @@ def reference(module: str) -> ModuleType:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Notes on passing checks
+# ---------------------------------------------------------------------------------------------------
+
+class CheckNote(UserWarning):
+    """A remark on a check that passed (e.g. an accepted shape), shown where no collector listens."""
+
+
+_notes: ContextVar[list[str] | None] = ContextVar("autograder_check_notes", default=None)
+
+
+def note(message: str) -> None:
+    """Leave a remark for the student's feedback without failing the check.
+
+    Under the grader (inside :func:`collect_notes`) the remark is added to the test's message; under
+    plain nbgrader it is issued as a :class:`CheckNote` warning, which the cell's output shows.
+
+    Parameters
+    ----------
+    message : str
+        Student-facing text; like failure messages, it never shows an expected value.
+    """
+    sink = _notes.get()
+    if sink is None:
+        warnings.warn(message, CheckNote, stacklevel=2)
+    elif message not in sink:
+        sink.append(message)
+
+
+@contextlib.contextmanager
+def collect_notes() -> Iterator[list[str]]:
+    """Collect the :func:`note` calls made inside the ``with`` block (in this context) into a list."""
+    token = _notes.set([])
+    try:
+        yield _notes.get()
+    finally:
+        _notes.reset(token)
+
+
+# ---------------------------------------------------------------------------------------------------
 # Calling student code
 # ---------------------------------------------------------------------------------------------------
 
@@ -148,16 +211,39 @@ def unpack(where: str, value: Any, names: tuple[str, ...]) -> tuple[Any, ...]:
     return tuple(value)
 
 
+def singleton_reshape(where: str, name: str, arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``arr`` reshaped to ``shape`` when the two differ only by dimensions of size 1, else None.
+
+    A reshape leaves a :func:`note` saying which shape the docstring asks for (the values are judged
+    as usual; the shape alone costs no points).
+    """
+    shape = tuple(shape)
+    if arr.shape == shape:
+        return arr
+    if arr.size != int(np.prod(shape)) or [n for n in arr.shape if n != 1] != [n for n in shape if n != 1]:
+        return None
+    note(f"{where}: {name} has shape {arr.shape}; its docstring asks for {shape}. It differs only by "
+         f"dimensions of size 1 (keepdims=True?), so it was accepted; reshape it to {shape}.")
+    return arr.reshape(shape)
+
+
 def as_array(where: str, name: str, value: Any, shape: tuple[int, ...] | None = None) -> np.ndarray:
-    """``value`` as a float64 array, checking its shape; AssertionError for anything else."""
+    """``value`` as a float64 array, checking its shape; AssertionError for anything else.
+
+    A shape that differs from ``shape`` only by dimensions of size 1 is accepted with a note
+    (:func:`singleton_reshape`); the array returned has ``shape``.
+    """
     if value is None:
         raise AssertionError(f"{where}: {name} is None; compute it and return it.")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise AssertionError(f"{where}: {name} must be a numpy array of numbers, got {type(value).__name__}.") from exc
-    if shape is not None and arr.shape != tuple(shape):
-        raise AssertionError(f"{where}: {name} has shape {arr.shape}, expected {tuple(shape)}.")
+    if shape is not None:
+        fitted = singleton_reshape(where, name, arr, shape)
+        if fitted is None:
+            raise AssertionError(f"{where}: {name} has shape {arr.shape}, expected {tuple(shape)}.")
+        arr = fitted
     return arr
 
 
@@ -169,28 +255,81 @@ def as_float(where: str, name: str, value: Any) -> float:
     return float(arr.reshape(()))
 
 
-def relative_error(got: np.ndarray, want: np.ndarray) -> float:
-    """``||got - want|| / (||got|| + ||want||)`` (0 when both are 0); robust to near-zero entries."""
+def relative_error(got: np.ndarray, want: np.ndarray, scale: float = 0.0) -> float:
+    """``||got - want|| / max(||got|| + ||want||, ZERO_FLOOR * scale)`` (0 when both are 0).
+
+    Norms over the whole arrays, so near-zero entries of a nonzero quantity do not inflate the error.
+    ``scale`` is the magnitude of the whole quantity ``got`` and ``want`` are part of (e.g. the norm of
+    all of a net's gradients): a part that is zero in exact arithmetic then compares as zero when both
+    sides are rounding noise (see :data:`ZERO_FLOOR`). Inf when ``got`` is not finite.
+    """
     got = np.asarray(got, dtype=np.float64)
     want = np.asarray(want, dtype=np.float64)
     if not np.all(np.isfinite(got)):
         return float("inf")
-    denom = np.linalg.norm(got) + np.linalg.norm(want)
+    denom = max(float(np.linalg.norm(got) + np.linalg.norm(want)), ZERO_FLOOR * float(scale))
     return 0.0 if denom == 0 else float(np.linalg.norm(got - want) / denom)
 
 
-def assert_close(where: str, name: str, got: Any, want: np.ndarray, tol: float, hint: str = "") -> None:
+def assert_close(where: str, name: str, got: Any, want: np.ndarray, tol: float, hint: str = "", *,
+                 scale: float = 0.0) -> None:
     """Raise AssertionError unless ``got`` has ``want``'s shape and a relative error below ``tol``.
 
+    The error is :func:`relative_error` (with ``scale``, the magnitude of the whole quantity when
+    ``want`` is a part of it). A shape that differs only by dimensions of size 1 passes with a note.
     The message gives the shape or the relative error, never ``want`` itself.
     """
     arr = as_array(where, name, got, np.shape(want))
     if not np.all(np.isfinite(arr)):
         raise AssertionError(f"{where}: {name} contains nan or inf." + (f" {hint}" if hint else ""))
-    err = relative_error(arr, want)
+    err = relative_error(arr, want, scale)
     if not err <= tol:
         raise AssertionError(f"{where}: {name} is wrong (relative error {err:.1e} > {tol:.0e})."
                              + (f" {hint}" if hint else ""))
+
+
+def assert_close_dict(where: str, what: str, got: Any, want: Mapping[str, np.ndarray], tol: float,
+                      hints: Mapping[str, str] | None = None) -> None:
+    """Compare a dict of arrays (a net's gradients) with ``want``, relative to the whole set.
+
+    ``got`` must be a dict with exactly ``want``'s keys. Every entry is compared with
+    :func:`relative_error` at the scale of the whole set (the sum of the norms of all entries of both
+    sides), so an entry that is zero in exact arithmetic passes when both sides are rounding noise, and
+    any other entry is judged relative to its own magnitude. One AssertionError lists every wrong
+    entry with its relative error (never a value).
+
+    Parameters
+    ----------
+    where : str
+        The call that produced ``got``, for the message.
+    what : str
+        The dict's name in the message, e.g. ``"grads"``.
+    got : Any
+        The student's result.
+    want : mapping of str to ndarray
+        The reference.
+    tol : float
+        Largest accepted relative error of each entry.
+    hints : mapping of str to str, optional
+        A hint per key, appended when that key is wrong.
+    """
+    if not isinstance(got, Mapping) or sorted(map(str, got)) != sorted(want):
+        keys = sorted(map(str, got)) if isinstance(got, Mapping) else f"a {type(got).__name__}"
+        raise AssertionError(f"{where}: {what} must be a dict with the keys {sorted(want)}, got {keys}.")
+    arrays = {key: as_array(where, f"{what}['{key}']", got[key], np.shape(want[key])) for key in sorted(want)}
+    for key, arr in arrays.items():
+        if not np.all(np.isfinite(arr)):
+            raise AssertionError(f"{where}: {what}['{key}'] contains nan or inf.")
+    scale = sum(float(np.linalg.norm(arrays[k]) + np.linalg.norm(want[k])) for k in arrays)
+    bad = []
+    for key, arr in arrays.items():
+        err = relative_error(arr, want[key], scale)
+        if not err <= tol:
+            hint = (hints or {}).get(key, "")
+            bad.append(f"{what}['{key}'] (relative error {err:.1e} > {tol:.0e})" + (f": {hint}" if hint else ""))
+    if bad:
+        raise AssertionError(f"{where}: wrong {'entry' if len(bad) == 1 else 'entries'} of {what}: "
+                             + "; ".join(bad) + ".")
 
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-6) -> np.ndarray:

@@ -31,6 +31,7 @@ from autograder.checks import (
     as_array,
     as_float,
     assert_close,
+    assert_close_dict,
     call,
     make_rng,
     numerical_gradient,
@@ -231,11 +232,7 @@ def _compare_outputs(where: str, got: Any, want: Any, y_given: bool) -> str | No
         err = relative_error(np.array(as_float(where, "loss", loss)), np.array(want_loss))
         if not err <= _NET_TOL:
             return f"{where}: the loss is wrong (relative error {err:.1e} > {_NET_TOL:.0e})."
-        if not isinstance(grads, Mapping) or sorted(grads) != sorted(want_grads):
-            keys = sorted(grads) if isinstance(grads, Mapping) else type(grads).__name__
-            return f"{where}: grads must be a dict with the keys of params {sorted(want_grads)}, got {keys}."
-        for key in sorted(want_grads):
-            assert_close(where, f"grads['{key}']", grads[key], want_grads[key], _NET_TOL)
+        assert_close_dict(where, "grads", grads, want_grads, _NET_TOL)
     except AssertionError as exc:
         return str(exc)
     return None
@@ -394,14 +391,23 @@ def check_overfit_settings(overfit_settings: Callable) -> None:
 
 def _check_rule(where: str, rule: Callable, ref_rule: Callable, configs: list[dict[str, Any]],
                 state_keys: tuple[str, ...], defaults: dict[str, float], hints: Mapping[str, str],
-                rng: np.random.Generator) -> None:
-    """Run three steps of ``rule`` from each config, carrying the returned config, against the reference."""
+                rng: np.random.Generator, diagnose: Callable[..., str | None] | None = None) -> None:
+    """Run three steps of ``rule`` from each config, carrying the returned config, against the reference.
+
+    ``diagnose(key, got, before, w, dw)``, when given, returns a hint from what the student's result
+    shows (``before``: the reference's config before the step), or None for the static ``hints[key]``.
+    """
+    def hint(key: str, got: Any, before: dict[str, Any] | None, w: np.ndarray, dw: np.ndarray) -> str:
+        found = diagnose(key, got, before, w, dw) if diagnose is not None else None
+        return found or hints.get(key, "")
+
     for config in configs:
         w = rng.normal(size=(3, 7))
         ours, theirs = copy.deepcopy(config), copy.deepcopy(config)
         for step in range(1, 4):
             dw = rng.normal(size=w.shape)
             label = f"{where}, step {step} from config with keys {sorted(config)}"
+            before = copy.deepcopy(ours)
             next_w, cfg = unpack(label, call(label, rule, w.copy(), dw.copy(), theirs), ("next_w", "config"))
             want_w, ours = ref_rule(w.copy(), dw.copy(), ours)
             if not isinstance(cfg, Mapping):
@@ -409,20 +415,21 @@ def _check_rule(where: str, rule: Callable, ref_rule: Callable, configs: list[di
             for key in state_keys:
                 if key not in cfg:
                     raise AssertionError(f"{label}: config['{key}'] is missing; store the rule's state in it.")
-                assert_close(label, f"config['{key}']", cfg[key], ours[key], _RULE_TOL, hints.get(key, ""))
-            assert_close(label, "next_w", next_w, want_w, _RULE_TOL, hints.get("next_w", ""))
+                assert_close(label, f"config['{key}']", cfg[key], ours[key], _RULE_TOL,
+                             hint(key, cfg[key], before, w, dw))
+            assert_close(label, "next_w", next_w, want_w, _RULE_TOL, hint("next_w", next_w, before, w, dw))
             w, theirs = want_w, dict(cfg)  # the next step starts from the reference's weights, not the student's
     # Defaults: config=None.
     label = f"{where}(w, dw) without a config"
     w, dw = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
-    next_w, cfg = unpack(label, call(label, rule, w, dw), ("next_w", "config"))
+    next_w, cfg = unpack(label, call(label, rule, w.copy(), dw.copy()), ("next_w", "config"))
     if not isinstance(cfg, Mapping):
         raise AssertionError(f"{label}: the second return value must be the config dict.")
     for key, value in defaults.items():
         if key not in cfg or not np.isclose(as_float(label, f"config['{key}']", cfg[key]), value):
             raise AssertionError(f"{label}: config['{key}'] should default to {value} (use config.setdefault).")
-    want_w, _ = ref_rule(w, dw, None)
-    assert_close(label, "next_w", next_w, want_w, _RULE_TOL, hints.get("next_w", ""))
+    want_w, _ = ref_rule(w.copy(), dw.copy(), None)
+    assert_close(label, "next_w", next_w, want_w, _RULE_TOL, hint("next_w", next_w, None, w, dw))
 
 
 def check_sgd_momentum(sgd_momentum: Callable, seed: int | None = None) -> None:
@@ -459,8 +466,60 @@ def check_rmsprop(rmsprop: Callable, seed: int | None = None) -> None:
                  "next_w": "Divide the step by the square root of the cache plus epsilon."}, rng)
 
 
+def _adam_step(w: np.ndarray, dw: np.ndarray, before: dict[str, Any] | None, t: float) -> np.ndarray:
+    """The reference Adam step from ``before`` (None: the defaults), with the bias correction at step ``t``."""
+    cfg = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, **(before or {})}
+    b1, b2 = cfg["beta1"], cfg["beta2"]
+    m = b1 * np.asarray(cfg.get("m", 0.0)) + (1 - b1) * dw
+    v = b2 * np.asarray(cfg.get("v", 0.0)) + (1 - b2) * dw**2
+    return w - cfg["learning_rate"] * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + cfg["epsilon"])
+
+
+def _adam_diagnosis(key: str, got: Any, before: dict[str, Any] | None, w: np.ndarray, dw: np.ndarray) -> str | None:
+    """What a wrong ``config['t']`` or ``next_w`` of the student's Adam shows (None: nothing specific).
+
+    Only a step counter observed to be off gets a hint about it: a t that starts at 1 where the config
+    has none is told that (it does increment before use); one that did not move is told to increment.
+    """
+    if key not in ("t", "next_w"):
+        return None
+    fresh = before is None or "t" not in before
+    t_want = (0 if fresh else float(before["t"])) + 1
+    start = ("config has no 't' before the first step, so t starts at 0 (the docstring: t is the number of "
+             "steps taken, 0 when absent) and the first step uses t = 1")
+    try:
+        arr = np.asarray(got, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if key == "t":
+        if arr.size != 1 or not np.isfinite(arr).all():
+            return "config['t'] is the number of steps taken, a single number."
+        got_t = float(arr.reshape(()))
+        if fresh and got_t == t_want + 1:
+            return f"t is one step ahead: {start}."
+        if got_t == t_want - 1:
+            return "t did not change: it counts the steps, so add 1 on every call (before using it)."
+        return "t counts the steps taken: its value in config plus 1 after every call (0 when absent)."
+    with np.errstate(all="ignore"):
+        for t_used, text in ((t_want + 1, f"the bias correction uses a t one step ahead: {start}."),
+                             (t_want - 1, "the bias correction uses t before it is incremented; add 1 to t first, "
+                                          "so that the step numbered t is corrected with 1 - beta**t.")):
+            alt = _adam_step(w, dw, before, t_used)
+            if arr.shape == alt.shape and np.all(np.isfinite(alt)) and relative_error(arr, alt) <= _RULE_TOL:
+                return text
+    return ("Use the bias-corrected averages m / (1 - beta1**t) and v / (1 - beta2**t), with t the number of "
+            "this step, and step by -learning_rate * m_hat / (sqrt(v_hat) + epsilon).")
+
+
 def check_adam(adam: Callable, seed: int | None = None) -> None:
-    """Three carried steps of ``adam`` from two configs (one resuming at t=7), plus the defaults."""
+    """Three carried steps of ``adam`` from two configs (one resuming at t=7), plus the defaults.
+
+    The docstring fixes one convention for the step counter: ``config['t']`` is the number of steps
+    taken (0 when absent), incremented before the bias correction, so the first step uses t = 1. Any
+    code with that meaning passes (``setdefault('t', 0)`` with ``config['t'] += 1``, ``t = config.get('t',
+    0) + 1``, the bias correction folded into the step size, in place or on copies); hints on ``t`` are
+    given from what the student's result shows (:func:`_adam_diagnosis`).
+    """
     rng = make_rng(seed)
     configs = [{"learning_rate": 0.02, "beta1": 0.8, "beta2": 0.99, "epsilon": 1e-8,
                 "m": 0.1 * rng.normal(size=(3, 7)), "v": rng.uniform(0.1, 0.5, size=(3, 7)), "t": 7},
@@ -468,6 +527,5 @@ def check_adam(adam: Callable, seed: int | None = None) -> None:
     _check_rule("adam", adam, reference("optim").adam, configs, ("m", "v", "t"),
                 {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
                 {"m": "m is a decaying average of the gradient (weight 1 - beta1 on the new one).",
-                 "v": "v is a decaying average of the squared gradient (weight 1 - beta2).",
-                 "t": "t counts the steps: increment it once per call, before using it.",
-                 "next_w": "Use the bias-corrected m and v, with t incremented before the correction."}, rng)
+                 "v": "v is a decaying average of the squared gradient (weight 1 - beta2)."}, rng,
+                diagnose=_adam_diagnosis)
