@@ -79,6 +79,8 @@ __all__ = [
     "parse_source",
     "check_grader",
     "parse_source_notebook",
+    "notebook_exercises",
+    "foreign_names_problem",
     "load_submission",
     "wrong_assignment",
     "WRONG_ASSIGNMENT",
@@ -289,6 +291,7 @@ class GradingState:
     job: GradingJob
     graded: list[GradedCell] = field(default_factory=list)
     source_ids: set[str] = field(default_factory=set)
+    exercises: set[str] = field(default_factory=set)
     notebook: Any = None
     problems: list[str] = field(default_factory=list)
     fatal: str | None = None
@@ -452,6 +455,39 @@ def parse_source(state: GradingState) -> None:
     nb = nbformat.reads(state.job.source_notebook.decode("utf-8"), as_version=4)
     state.graded = parse_source_notebook(nb)
     state.source_ids = _grade_ids(nb)
+    state.exercises = notebook_exercises(nb)
+
+
+def notebook_exercises(nb) -> set[str]:
+    """The names the solution cells of a source notebook define (:func:`autograder.remote.defined_names`).
+
+    Raises
+    ------
+    SourceNotebookError
+        A solution cell is not valid Python.
+    """
+    from autograder.remote import defined_names
+
+    names: set[str] = set()
+    for i, cell in enumerate(nb.cells):
+        meta = _nbgrader(cell)
+        if cell.get("cell_type") != "code" or not meta.get("solution") or meta.get("grade"):
+            continue
+        source = cell.get("source", "")
+        try:
+            names |= defined_names(source if isinstance(source, str) else "".join(source))
+        except SyntaxError as exc:
+            raise SourceNotebookError(f"solution cell {meta.get('grade_id') or i + 1} of the source notebook is "
+                                      f"not valid Python (line {exc.lineno})") from exc
+    return names
+
+
+def foreign_names_problem(grade_id: str, names: list[str]) -> str:
+    """The instructor-facing message for a test cell using names no solution cell defines."""
+    listed = ", ".join(f"`{n}`" for n in names)
+    return (f"test cell {grade_id!r} uses {listed}, which no solution cell defines: the grader would take "
+            "it from the student's kernel, where the student can redefine it. Import it in the test cell "
+            "(e.g. `from course_lib.gradient_check import rel_error`) or define it there")
 
 
 def _grade_ids(nb) -> set[str]:
@@ -505,13 +541,20 @@ def check_grader(state: GradingState) -> None:
     broken (a syntax or import error) would otherwise fail every student's test with
     "error while checking"; it is a grader error instead, found before the kernel starts.
     """
+    from autograder.remote import foreign_names
+
     for g in state.graded:
         if g.kind != "auto":
             continue
         try:
             modules = _imported_modules(g.source)
+            foreign = foreign_names(g.source, state.exercises)
         except SyntaxError as exc:
             raise SourceNotebookError(f"test cell {g.grade_id!r} is not valid Python (line {exc.lineno})") from exc
+        if foreign:
+            state.grader_failed(f"test {g.grade_id} uses names no solution cell defines",
+                                foreign_names_problem(g.grade_id, foreign))
+            return
         for name in modules:
             try:
                 importlib.import_module(name)
@@ -771,7 +814,8 @@ def run_tests(state: GradingState) -> None:
         sink = io.StringIO()  # what the test cell prints may show expected values: never shown
         try:
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-                outcome = run_graded_cell(state.kernel, g.source, timeout=min(opts.test_timeout, left))
+                outcome = run_graded_cell(state.kernel, g.source, timeout=min(opts.test_timeout, left),
+                                          exercises=state.exercises)
             passed, message = bool(outcome.passed), str(outcome.message or "")
         except Exception as exc:  # run_graded_cell reports student and kernel failures, never raises them
             state.grader_failed(f"test {g.grade_id} could not be run", f"{type(exc).__name__}: {exc}")

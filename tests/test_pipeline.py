@@ -71,6 +71,22 @@ def test_invalid_source_metadata_is_refused(edit, message):
         parse_source_notebook(nb)
 
 
+def test_a_test_cell_using_a_name_no_solution_defines_is_a_grader_error(tmp_path):
+    # in nbgrader `rel_error` would be the student's kernel's (redefinable); here nothing is graded
+    assert pipeline.notebook_exercises(fx.source_notebook()) == {"square", "add"}
+    course = fx.make_course(tmp_path / "course")
+    path = course / "source" / fx.ASSIGNMENT / "tiny.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[3].source += "assert rel_error(square(2.0), 4.0) < 1e-9\n"
+    nbformat.write(nb, path)
+    state = GradingState(_job(course, "solution"))
+    pipeline.parse_source(state)
+    pipeline.check_grader(state)
+    assert state.grader_error
+    assert state.grader_detail.endswith(pipeline.foreign_names_problem("test_square", ["rel_error"]))
+    assert "`rel_error`" in state.grader_detail and "Import it in the test cell" in state.grader_detail
+
+
 def test_redact_hidden_removes_hidden_code_lines_only():
     src = fx.source_notebook().cells[3].source
     hidden_line = next(line for line in src.splitlines() if fx.HIDDEN_CANARY in line)
