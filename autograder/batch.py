@@ -52,6 +52,7 @@ from autograder.results import (
 )
 from autograder.sandbox import require_isolation
 from autograder.submissions import Submission, discover_submissions, read_tree_files
+from autograder.validate import require_valid
 
 __all__ = [
     "AssignmentNotFoundError",
@@ -319,7 +320,9 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
     ------
     AssignmentNotFoundError, SourceNotebookError, SubmissionsError, OutputLockedError,
     ParallelError, GradebookError
-        Bad input, said clearly; nothing graded so far is lost.
+        Bad input, said clearly; nothing graded so far is lost. A source notebook failing the
+        structural checks of ``python -m autograder validate`` raises
+        :class:`autograder.validate.ValidationError` (a SourceNotebookError) before anything is graded.
     IsolationUnavailableError
         Nothing isolates student code on this machine and the notebooks are not trusted.
     """
@@ -330,6 +333,7 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
         require_isolation(options.trusted_notebooks)
     course_dir = Path(course_dir).resolve()
     info = find_assignment(course_dir, assignment)
+    require_valid(assignment, course_dir)  # the structural checks of `python -m autograder validate`
     source_bytes = info.source_notebook.read_bytes()
     try:
         graded_cells = parse_source_notebook(nbformat.reads(source_bytes.decode("utf-8"), as_version=4))
