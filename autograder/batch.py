@@ -34,6 +34,7 @@ import nbformat
 from autograder.gradebook import GradebookError, GradebookWriter
 from autograder.parallel import run_jobs
 from autograder.pipeline import (
+    SETUP_FAILED,
     WRONG_ASSIGNMENT,
     GradingJob,
     GradingOptions,
@@ -159,6 +160,15 @@ class BatchSummary:
         wrong = sorted({s for s, p in self.faults if p.startswith(WRONG_ASSIGNMENT)})
         if wrong:
             out.append(f"Notebooks of another assignment ({len(wrong)}): " + ", ".join(wrong))
+        setup = {s: p for s, p in self.faults if p.startswith(SETUP_FAILED)}
+        if setup:
+            line = f"Setup cells failed ({len(setup)}): {', '.join(sorted(setup))}."
+            if any("No module named" in p for p in setup.values()):
+                name = self.assignment
+                line += (f" A module missing on the grading machine (course_lib: release/{name}/ missing or "
+                         f"incomplete?): run 'python -m autograder validate {name}', 'python -m autograder "
+                         f"release {name}' or install the module, then grade again with --force.")
+            out.append(line)
         if self.faults:
             out.append(f"Submissions with problems ({len({s for s, _ in self.faults})}):")
             out.extend(f"  {s}: {p}" for s, p in self.faults)

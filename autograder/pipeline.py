@@ -84,6 +84,8 @@ __all__ = [
     "load_submission",
     "wrong_assignment",
     "WRONG_ASSIGNMENT",
+    "SETUP_FAILED",
+    "setup_failure",
     "prepare_workdir",
     "start_kernel",
     "execute_student_notebook",
@@ -735,12 +737,38 @@ def _keep_outputs(state: GradingState, outputs: list) -> list:
     return kept
 
 
+#: The problem that flags a failed setup cell (see :func:`setup_failure`).
+SETUP_FAILED = "setup failed"
+
+_IMPORT_FAILURE = re.compile(r"^(ModuleNotFoundError|ImportError)\b")
+
+
+def setup_failure(index: int, error: str, before_exercises: bool) -> str | None:
+    """The problem text when the student's code cell ``index`` (0-based) failed while setting up, else None.
+
+    A setup failure is a cell before the notebook's first solution cell (imports, data) that raised, or
+    any cell whose import failed (``ModuleNotFoundError: No module named 'course_lib'`` when the release's
+    library is missing on the grading machine): every test that needs what it sets up fails, so the
+    instructor should see it in the command's summary, not only in feedback.html.
+    """
+    first = error.strip().splitlines()[0] if error.strip() else "an error"
+    if not (before_exercises or _IMPORT_FAILURE.match(first)):
+        return None
+    return (f"{SETUP_FAILED}: cell {index + 1} raised {_clip(first, 300)}; the tests that need what it sets up "
+            "fail")
+
+
 def execute_student_notebook(state: GradingState) -> None:
-    """Step 5: run the student's code cells in order (not the source's test cells)."""
+    """Step 5: run the student's code cells in order (not the source's test cells).
+
+    A setup cell that fails is noted as a problem (:func:`setup_failure`), once per submission.
+    """
     if state.kernel is None or state.fatal:
         return
     opts = state.job.options
     tests = {g.grade_id for g in state.graded if g.kind == "auto"}
+    first_solution = next((i for i, c in enumerate(state.notebook.cells)
+                           if _nbgrader(c).get("solution") and c.cell_type == "code"), len(state.notebook.cells))
     for i, cell in enumerate(state.notebook.cells):
         if cell.cell_type != "code":
             continue
@@ -758,6 +786,10 @@ def execute_student_notebook(state: GradingState) -> None:
         res = _run(state, cell.source, min(opts.cell_timeout, left))
         res.outputs = _keep_outputs(state, res.outputs)
         state.cells[i] = res
+        if res.status == "error" and not any(p.startswith(SETUP_FAILED) for p in state.problems):
+            problem = setup_failure(i, res.error, i < first_solution)
+            if problem:
+                state.note(problem)
         alive = _kernel_alive(state)
         if res.status in ("ok", "error") and alive:
             state.replay.append(i)
