@@ -36,6 +36,7 @@ from autograder.feedback import write_mathjax
 from autograder.gradebook import GradebookError, GradebookWriter
 from autograder.parallel import run_jobs
 from autograder.pipeline import (
+    SETUP_FAILED,
     WRONG_ASSIGNMENT,
     GradingJob,
     GradingOptions,
@@ -54,6 +55,7 @@ from autograder.results import (
 )
 from autograder.sandbox import require_isolation
 from autograder.submissions import Submission, discover_submissions, read_tree_files
+from autograder.validate import require_valid
 from autograder.wire import valid_unicode_tree
 
 __all__ = [
@@ -179,6 +181,15 @@ class BatchSummary:
         wrong = sorted({s for s, p in self.faults if p.startswith(WRONG_ASSIGNMENT)})
         if wrong:
             out.append(f"Notebooks of another assignment ({len(wrong)}): " + ", ".join(wrong))
+        setup = {s: p for s, p in self.faults if p.startswith(SETUP_FAILED)}
+        if setup:
+            line = f"Setup cells failed ({len(setup)}): {', '.join(sorted(setup))}."
+            if any("No module named" in p for p in setup.values()):
+                name = self.assignment
+                line += (f" A module missing on the grading machine (course_lib: release/{name}/ missing or "
+                         f"incomplete?): run 'python -m autograder validate {name}', 'python -m autograder "
+                         f"release {name}' or install the module, then grade again with --force.")
+            out.append(line)
         if self.faults:
             out.append(f"Submissions with problems ({len({s for s, _ in self.faults})}):")
             out.extend(f"  {s}: {p}" for s, p in self.faults)
@@ -340,7 +351,9 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
     ------
     AssignmentNotFoundError, SourceNotebookError, SubmissionsError, OutputLockedError,
     ParallelError, GradebookError
-        Bad input, said clearly; nothing graded so far is lost.
+        Bad input, said clearly; nothing graded so far is lost. A source notebook failing the
+        structural checks of ``python -m autograder validate`` raises
+        :class:`autograder.validate.ValidationError` (a SourceNotebookError) before anything is graded.
     IsolationUnavailableError
         Nothing isolates student code on this machine and the notebooks are not trusted.
     """
@@ -351,6 +364,7 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
         require_isolation(options.trusted_notebooks)
     course_dir = Path(course_dir).resolve()
     info = find_assignment(course_dir, assignment)
+    require_valid(assignment, course_dir)  # the structural checks of `python -m autograder validate`
     source_bytes = info.source_notebook.read_bytes()
     try:
         graded_cells = parse_source_notebook(nbformat.reads(source_bytes.decode("utf-8"), as_version=4))

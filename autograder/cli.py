@@ -1,13 +1,14 @@
-"""Command line: ``python -m autograder {grade,check,release,gradescope,pdf} ...``.
+"""Command line: ``python -m autograder {grade,check,validate,release,gradescope,pdf} ...``.
 
 A thin layer over :func:`autograder.batch.grade_assignment`, :func:`course_lib.check.check`,
-:func:`autograder.release.release`, :func:`autograder.gradescope.build_bundle` and
-:func:`autograder.gradescope.notebook_pdf`. Bad input ends with one clear ``error:`` line and
-exit code 2, never a traceback (``--debug`` shows it).
+:func:`autograder.validate.validate`, :func:`autograder.release.release`,
+:func:`autograder.gradescope.build_bundle` and :func:`autograder.gradescope.notebook_pdf`. Bad input
+ends with one clear ``error:`` line and exit code 2, never a traceback (``--debug`` shows it).
 
-Exit codes: 0 success; 1 ``check``: some visible tests fail / ``grade``: some submissions
-hit grader errors or could not be recorded in the gradebook (re-run to retry them); 2 bad
-input; 3 internal error; 130 interrupted.
+Exit codes: 0 success; 1 ``check``: some visible tests fail / ``validate``: problems found /
+``grade``: some submissions hit grader errors or could not be recorded in the gradebook (re-run to
+retry them); 2 bad input (``release`` and ``grade`` of a source notebook that fails validation's
+structural checks); 3 internal error; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -99,6 +100,23 @@ examples:
 """
 
 
+_VALIDATE_EPILOG = """\
+examples:
+  python -m autograder validate                 every assignment of the course, after each edit
+  python -m autograder validate dropout         one assignment
+  python -m autograder validate dropout --run   also grade the source notebook's own solutions (a kernel)
+
+checks, per assignment:
+  structure  nbgrader metadata, unique grade ids, points, balanced solution/hidden markers, test cells
+             that compile and use only their imports and the exercises (names solution cells define);
+             release and grade refuse a notebook failing these, with the same messages
+  manifest   total_points and exercises in autograder/assignments.py agree with the notebook
+  leaks      no solution, hidden-test or stripped library line in release/<name>/
+  drift      release/<name>/ is what 'python -m autograder release <name>' builds
+  run        (--run) the source notebook, graded as a submission, passes every autograded test
+exit codes: 0 no problem, 1 problems (one line each: where, what is wrong, what to do), 2 bad input.
+"""
+
 _GRADESCOPE_EPILOG = """\
 examples:
   python -m autograder gradescope fc_nets --out fc_nets-gradescope.zip
@@ -128,8 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
-        description="Grade notebook submissions safely, check your own notebook, release assignments, build "
-                    "Gradescope autograder bundles, or render a notebook to PDF for manual grading.",
+        description="Grade notebook submissions safely, check your own notebook, validate and release "
+                    "assignments, build Gradescope autograder bundles, or render a notebook to PDF for manual "
+                    "grading.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Run 'python -m autograder COMMAND --help' for a command's options and examples.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
@@ -175,6 +194,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=student_check.epilog("python -m autograder check"),
         formatter_class=argparse.RawDescriptionHelpFormatter, description=student_check.DESCRIPTION)
     student_check.add_arguments(c)
+
+    v = sub.add_parser(
+        "validate", help="check assignments after an edit: structure, points, leaks, release drift",
+        epilog=_VALIDATE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Check the source notebooks and releases of the course in seconds (no kernel unless --run).")
+    v.add_argument("assignments", metavar="ASSIGNMENT", nargs="*", help="names (default: all)")
+    v.add_argument("--course", type=Path, metavar="DIR", help="course folder (default: as for grade)")
+    v.add_argument("--run", action="store_true",
+                   help="also run the source notebook's solutions against its tests (starts a kernel; minutes)")
 
     r = sub.add_parser(
         "release", help="generate release/<assignment>/ from source/ (nbgrader)", epilog=_RELEASE_EPILOG,
@@ -241,19 +269,43 @@ def _cmd_check(args) -> int:
     return EXIT_OK if all(r.passed for r in results) else EXIT_FAIL
 
 
+def _known(course: Path, names: list[str]) -> list[str]:
+    """``names`` (default: every assignment of the course); unknown ones are a :class:`UsageError`."""
+    from autograder.batch import known_assignments
+
+    known = known_assignments(course)
+    unknown = [a for a in names if a not in known]
+    if unknown:
+        raise UsageError(f"unknown assignment(s) {', '.join(unknown)}; known assignments in "
+                         f"{course / 'source'}: {', '.join(known) or 'none'}")
+    return list(dict.fromkeys(names)) or known
+
+
+def _cmd_validate(args) -> int:
+    from autograder.validate import CHECKS, validate
+
+    course = _course(args)
+    names = _known(course, args.assignments)
+    checks = CHECKS if args.run else CHECKS[:-1]
+    problems = validate(names, course, checks=checks)
+    for p in problems:
+        print(p)
+    bad = {p.assignment for p in problems}
+    for name in names:
+        if name not in bad:
+            print(f"{name}: ok ({', '.join(checks)})")
+    if problems:
+        print(f"{len(problems)} problem(s) in {', '.join(sorted(bad))}.")
+    return EXIT_FAIL if problems else EXIT_OK
+
+
 def _cmd_release(args) -> int:
     try:
         from autograder.release import release
     except ImportError as exc:
         raise UsageError(f"the release command is not available ({exc})") from exc
     course = _course(args)
-    from autograder.batch import known_assignments
-
-    known = known_assignments(course)
-    unknown = [a for a in args.assignments if a not in known]
-    if unknown:
-        raise UsageError(f"unknown assignment(s) {', '.join(unknown)}; known assignments in "
-                         f"{course / 'source'}: {', '.join(known) or 'none'}")
+    _known(course, args.assignments)
     paths = release(args.assignments or None, course)
     for p in paths:
         print(p)
@@ -307,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    handler = {"grade": _cmd_grade, "check": _cmd_check, "release": _cmd_release,
+    handler = {"grade": _cmd_grade, "check": _cmd_check, "validate": _cmd_validate, "release": _cmd_release,
                "gradescope": _cmd_gradescope, "pdf": _cmd_pdf}[args.command]
     try:
         return handler(args)

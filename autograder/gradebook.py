@@ -7,9 +7,13 @@ grader already gave is kept. Only the main process writes (one SQLite writer), s
 parallel grading cannot lose or interleave gradebook rows. ``nbgrader export`` and
 formgrader read the result as usual.
 
-The assignment's notebook and cells are normally in the gradebook already (the release
-command runs nbgrader's ``generate_assignment``); if they are missing they are recorded
-from the source notebook with nbgrader's own ``SaveCells`` preprocessor.
+**The gradebook follows the source notebook.** At the start of every grading run the assignment's
+notebook and cells are synced from the source notebook (:meth:`GradebookWriter.sync_cells`): cells
+added since the last run are created (with an empty grade for every earlier submission), removed
+cells are deleted with their grades, and changed points become the cells' new ``max_score``; every
+other recorded grade, automatic or manual, is kept. nbgrader's own ``SaveCells`` refuses to add or
+remove cells once there are submissions ("Cannot add or remove cells ... because there are
+submissions"); this does the adding and removing itself, then lets ``SaveCells`` update the rest.
 """
 
 from __future__ import annotations
@@ -72,6 +76,18 @@ def interpreter_scripts_on_path() -> Iterator[None]:
             os.environ["PATH"] = old
 
 
+def _cell_info(kind: str, cell) -> dict:
+    """The gradebook fields of a new cell of ``kind`` (as nbgrader's ``SaveCells`` records them)."""
+    from nbgrader import utils
+
+    if kind in ("grade", "task"):
+        return {"max_score": float(cell.metadata.nbgrader["points"]), "cell_type": cell.cell_type}
+    if kind == "source":
+        return {"cell_type": cell.cell_type, "locked": utils.is_locked(cell), "source": cell.source,
+                "checksum": cell.metadata.nbgrader.get("checksum")}
+    return {}
+
+
 class GradebookWriter:
     """Record graded submissions of one assignment in the nbgrader gradebook.
 
@@ -120,20 +136,68 @@ class GradebookWriter:
             self.gb = None
 
     def _ensure_assignment(self) -> None:
-        from nbgrader.api import MissingEntry
+        self.gb.update_or_create_assignment(self.assignment, course_id=self.course_id)
+        self.sync_cells()
+
+    def sync_cells(self) -> dict[str, list[str]]:
+        """Make the gradebook's notebook and cells those of the source notebook, keeping recorded grades.
+
+        Returns
+        -------
+        dict
+            ``{"added": [...], "removed": [...]}``: names of the grade, solution, task and source cells
+            added to or removed from an assignment that already had submissions (empty lists otherwise).
+        """
+        from nbgrader import utils
+        from nbgrader.api import Comment, Grade, MissingEntry
         from nbgrader.preprocessors import SaveCells
 
         gb = self.gb
-        gb.update_or_create_assignment(self.assignment, course_id=self.course_id)
-        try:
-            gb.find_notebook(self.notebook_id, self.assignment)
-            return
-        except MissingEntry:
-            pass
         nb = nbformat.read(self.source_notebook, as_version=4)
         resources = {"nbgrader": {"notebook": self.notebook_id, "assignment": self.assignment,
                                   "db_url": self.db_url}}
+        changes: dict[str, list[str]] = {"added": [], "removed": []}
+        try:
+            notebook = gb.find_notebook(self.notebook_id, self.assignment)
+        except MissingEntry:
+            notebook = None
+        if notebook is not None and notebook.submissions:
+            # What SaveCells records, by kind: cell name -> the cell.
+            wanted = {kind: {c.metadata.nbgrader["grade_id"]: c for c in nb.cells if test(c)}
+                      for kind, test in (("grade", utils.is_grade), ("solution", utils.is_solution),
+                                         ("task", utils.is_task))}
+            wanted["source"] = {c.metadata.nbgrader["grade_id"]: c for c in nb.cells
+                                if utils.is_grade(c) or utils.is_solution(c) or utils.is_locked(c)
+                                or utils.is_task(c)}
+            have = {"grade": notebook.grade_cells, "solution": notebook.solution_cells,
+                    "task": notebook.task_cells, "source": notebook.source_cells}
+            for kind, cells in have.items():
+                for cell in list(cells):
+                    if cell.name not in wanted[kind]:
+                        for row in [*(getattr(cell, "grades", None) or []), *(getattr(cell, "comments", None) or [])]:
+                            gb.db.delete(row)
+                        gb.db.delete(cell)
+                        changes["removed"].append(cell.name)
+            gb.db.commit()
+            create = {"grade": gb.update_or_create_grade_cell, "solution": gb.update_or_create_solution_cell,
+                      "task": gb.update_or_create_task_cell, "source": gb.update_or_create_source_cell}
+            for kind, cells in wanted.items():
+                known = {c.name for c in have[kind]}
+                for name, cell in cells.items():
+                    if name in known:
+                        continue
+                    row = create[kind](name, self.notebook_id, self.assignment, **_cell_info(kind, cell))
+                    for submitted in notebook.submissions:  # what add_submission gives a new submission
+                        if kind in ("grade", "task"):
+                            gb.db.add(Grade(cell_id=row.id, notebook=submitted))
+                        if kind in ("solution", "task"):
+                            gb.db.add(Comment(cell_id=row.id, notebook=submitted))
+                    changes["added"].append(name)
+            gb.db.commit()
+        # Cells now match: nbgrader's SaveCells updates points, sources and checksums (or creates the notebook).
         SaveCells().preprocess(nb, resources)
+        gb.db.expire_all()
+        return changes
 
     def record(self, result: Mapping) -> None:
         """Save one student's autograded scores.
@@ -147,7 +211,7 @@ class GradebookWriter:
         ------
         GradebookError
             A graded cell of the result is not in the gradebook (the source notebook changed
-            after release; run ``python -m autograder release`` again).
+            during this run; grade again: each run syncs the gradebook first).
         """
         try:
             with warnings.catch_warnings():
@@ -177,8 +241,8 @@ class GradebookWriter:
             except MissingEntry as exc:
                 raise GradebookError(
                     f"grade cell {t['grade_id']!r} of {self.assignment}/{self.notebook_id} is not in the "
-                    f"gradebook {self.db_url}; the source notebook changed after it was released: run "
-                    f"'python -m autograder release {self.assignment}' and grade again") from exc
+                    f"gradebook {self.db_url}; the source notebook changed while grading: run the same "
+                    "grade command again (each run first syncs the gradebook with the source notebook)") from exc
             grade.auto_score = float(t["score"]) if t["kind"] == "auto" else None
             grade.needs_manual_grade = grade.manual_score is not None or grade.auto_score is None
         gb.db.commit()

@@ -80,9 +80,13 @@ __all__ = [
     "parse_source",
     "check_grader",
     "parse_source_notebook",
+    "notebook_exercises",
+    "foreign_names_problem",
     "load_submission",
     "wrong_assignment",
     "WRONG_ASSIGNMENT",
+    "SETUP_FAILED",
+    "setup_failure",
     "prepare_workdir",
     "start_kernel",
     "execute_student_notebook",
@@ -290,6 +294,7 @@ class GradingState:
     job: GradingJob
     graded: list[GradedCell] = field(default_factory=list)
     source_ids: set[str] = field(default_factory=set)
+    exercises: set[str] = field(default_factory=set)
     notebook: Any = None
     problems: list[str] = field(default_factory=list)
     fatal: str | None = None
@@ -453,6 +458,39 @@ def parse_source(state: GradingState) -> None:
     nb = nbformat.reads(state.job.source_notebook.decode("utf-8"), as_version=4)
     state.graded = parse_source_notebook(nb)
     state.source_ids = _grade_ids(nb)
+    state.exercises = notebook_exercises(nb)
+
+
+def notebook_exercises(nb) -> set[str]:
+    """The names the solution cells of a source notebook define (:func:`autograder.remote.defined_names`).
+
+    Raises
+    ------
+    SourceNotebookError
+        A solution cell is not valid Python.
+    """
+    from autograder.remote import defined_names
+
+    names: set[str] = set()
+    for i, cell in enumerate(nb.cells):
+        meta = _nbgrader(cell)
+        if cell.get("cell_type") != "code" or not meta.get("solution") or meta.get("grade"):
+            continue
+        source = cell.get("source", "")
+        try:
+            names |= defined_names(source if isinstance(source, str) else "".join(source))
+        except SyntaxError as exc:
+            raise SourceNotebookError(f"solution cell {meta.get('grade_id') or i + 1} of the source notebook is "
+                                      f"not valid Python (line {exc.lineno})") from exc
+    return names
+
+
+def foreign_names_problem(grade_id: str, names: list[str]) -> str:
+    """The instructor-facing message for a test cell using names no solution cell defines."""
+    listed = ", ".join(f"`{n}`" for n in names)
+    return (f"test cell {grade_id!r} uses {listed}, which no solution cell defines: the grader would take "
+            "it from the student's kernel, where the student can redefine it. Import it in the test cell "
+            "(e.g. `from course_lib.gradient_check import rel_error`) or define it there")
 
 
 def _grade_ids(nb) -> set[str]:
@@ -506,13 +544,20 @@ def check_grader(state: GradingState) -> None:
     broken (a syntax or import error) would otherwise fail every student's test with
     "error while checking"; it is a grader error instead, found before the kernel starts.
     """
+    from autograder.remote import foreign_names
+
     for g in state.graded:
         if g.kind != "auto":
             continue
         try:
             modules = _imported_modules(g.source)
+            foreign = foreign_names(g.source, state.exercises)
         except SyntaxError as exc:
             raise SourceNotebookError(f"test cell {g.grade_id!r} is not valid Python (line {exc.lineno})") from exc
+        if foreign:
+            state.grader_failed(f"test {g.grade_id} uses names no solution cell defines",
+                                foreign_names_problem(g.grade_id, foreign))
+            return
         for name in modules:
             try:
                 importlib.import_module(name)
@@ -693,12 +738,38 @@ def _keep_outputs(state: GradingState, outputs: list) -> list:
     return kept
 
 
+#: The problem that flags a failed setup cell (see :func:`setup_failure`).
+SETUP_FAILED = "setup failed"
+
+_IMPORT_FAILURE = re.compile(r"^(ModuleNotFoundError|ImportError)\b")
+
+
+def setup_failure(index: int, error: str, before_exercises: bool) -> str | None:
+    """The problem text when the student's code cell ``index`` (0-based) failed while setting up, else None.
+
+    A setup failure is a cell before the notebook's first solution cell (imports, data) that raised, or
+    any cell whose import failed (``ModuleNotFoundError: No module named 'course_lib'`` when the release's
+    library is missing on the grading machine): every test that needs what it sets up fails, so the
+    instructor should see it in the command's summary, not only in feedback.html.
+    """
+    first = error.strip().splitlines()[0] if error.strip() else "an error"
+    if not (before_exercises or _IMPORT_FAILURE.match(first)):
+        return None
+    return (f"{SETUP_FAILED}: cell {index + 1} raised {_clip(first, 300)}; the tests that need what it sets up "
+            "fail")
+
+
 def execute_student_notebook(state: GradingState) -> None:
-    """Step 5: run the student's code cells in order (not the source's test cells)."""
+    """Step 5: run the student's code cells in order (not the source's test cells).
+
+    A setup cell that fails is noted as a problem (:func:`setup_failure`), once per submission.
+    """
     if state.kernel is None or state.fatal:
         return
     opts = state.job.options
     tests = {g.grade_id for g in state.graded if g.kind == "auto"}
+    first_solution = next((i for i, c in enumerate(state.notebook.cells)
+                           if _nbgrader(c).get("solution") and c.cell_type == "code"), len(state.notebook.cells))
     for i, cell in enumerate(state.notebook.cells):
         if cell.cell_type != "code":
             continue
@@ -716,6 +787,10 @@ def execute_student_notebook(state: GradingState) -> None:
         res = _run(state, cell.source, min(opts.cell_timeout, left))
         res.outputs = _keep_outputs(state, res.outputs)
         state.cells[i] = res
+        if res.status == "error" and not any(p.startswith(SETUP_FAILED) for p in state.problems):
+            problem = setup_failure(i, res.error, i < first_solution)
+            if problem:
+                state.note(problem)
         alive = _kernel_alive(state)
         if res.status in ("ok", "error") and alive:
             state.replay.append(i)
@@ -772,7 +847,8 @@ def run_tests(state: GradingState) -> None:
         sink = io.StringIO()  # what the test cell prints may show expected values: never shown
         try:
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), collect_notes() as notes:
-                outcome = run_graded_cell(state.kernel, g.source, timeout=min(opts.test_timeout, left))
+                outcome = run_graded_cell(state.kernel, g.source, timeout=min(opts.test_timeout, left),
+                                          exercises=state.exercises)
             passed, message = bool(outcome.passed), str(outcome.message or "")
             if passed and notes:  # remarks of checks that passed (e.g. an accepted shape)
                 message = "passed; note: " + "\n".join(notes)

@@ -604,6 +604,9 @@ def release(assignments: list[str] | None, course_dir: Path) -> list[Path]:
         For an unknown assignment name.
     SourceNotFoundError
         When a named assignment has no source notebook.
+    autograder.validate.ValidationError
+        When the source notebook fails the structural checks of ``python -m autograder validate``
+        (a :class:`ReleaseError`); nothing is written.
     ReleaseError
         When nbgrader or the library step fails.
     """
@@ -612,8 +615,11 @@ def release(assignments: list[str] | None, course_dir: Path) -> list[Path]:
     release_root = course_dir / "release"
     release_root.mkdir(exist_ok=True)
     written = []
+    from autograder.validate import require_valid
+
     for name in names:
         _source_dir(name, course_dir)
+        require_valid(name, course_dir)  # refuses with the messages of `python -m autograder validate`
         staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=release_root))
         final = release_root / name
         old = staging / "previous"

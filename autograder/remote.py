@@ -9,10 +9,12 @@ inside the kernel cannot change a verdict.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import importlib
 import symtable
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +32,8 @@ __all__ = [
     "TestOutcome",
     "run_graded_cell",
     "free_names",
+    "defined_names",
+    "foreign_names",
     "strip_magics",
     "sync_back",
     "describe",
@@ -281,13 +285,52 @@ def free_names(source: str) -> set[str]:
     return {n for n in used - bound if n not in skip and not (n.startswith("__") and n.endswith("__"))}
 
 
+def defined_names(source: str) -> set[str]:
+    """Names a solution cell defines at top level (``def``, ``class``, assignments), magics ignored.
+
+    These are the cell's exercises: the only names a test cell may take from the student's kernel.
+    Raises ``SyntaxError`` for invalid source.
+    """
+    names: set[str] = set()
+
+    def targets(node: ast.expr) -> None:
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, (ast.Tuple, ast.List)):
+            for elt in node.elts:
+                targets(elt)
+        elif isinstance(node, ast.Starred):
+            targets(node.value)
+
+    for node in ast.parse(strip_magics(source)).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                targets(target)
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            targets(node.target)
+    return names
+
+
+def foreign_names(source: str, exercises: Collection[str]) -> list[str]:
+    """Free names of a test cell that are neither exercises nor :data:`MODULE_ALIASES`, sorted.
+
+    In nbgrader such a name would be whatever the student's kernel holds under it (a helper such as
+    ``rel_error`` defined in another cell, or redefined by the student); the grader refuses the cell
+    instead (see ``docs/notebooks.md``).  Raises ``SyntaxError`` for invalid source.
+    """
+    return sorted(free_names(strip_magics(source)) - set(exercises) - MODULE_ALIASES.keys())
+
+
 def _scrub(text: str, limit: int = 500) -> str:
     text = text.replace(_REPO_ROOT, "<course>")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def run_graded_cell(kernel: StudentKernel, source: str, *, timeout: float,
-                    grader_globals: dict | None = None) -> TestOutcome:
+                    grader_globals: dict | None = None,
+                    exercises: Collection[str] | None = None) -> TestOutcome:
     """Run an instructor's test cell in the grader process against the student's kernel.
 
     Parameters
@@ -301,6 +344,11 @@ def run_graded_cell(kernel: StudentKernel, source: str, *, timeout: float,
         at the deadline is stopped by killing the kernel.
     grader_globals : dict, optional
         Names provided to the cell by the grader; they take precedence over the kernel's.
+    exercises : collection of str, optional
+        The names the notebook's solution cells define (:func:`defined_names`).  When given, a
+        free name of the cell that is none of these, no grader global and no :data:`MODULE_ALIASES`
+        entry is never taken from the kernel: the cell fails with "error while checking: the test
+        cell uses ..." before anything is sent to the kernel.
 
     Returns
     -------
@@ -322,6 +370,12 @@ def run_graded_cell(kernel: StudentKernel, source: str, *, timeout: float,
         return outcome(False, f"error while checking: the test cell is not valid Python (line {exc.lineno})")
     ns: dict[str, Any] = {"__name__": "__graded_cell__", "__builtins__": builtins}
     ns.update(grader_globals or {})
+    if exercises is not None:
+        foreign = foreign_names(code, set(exercises) | ns.keys())
+        if foreign:
+            return outcome(False, "error while checking: the test cell uses "
+                                  + ", ".join(f"`{n}`" for n in foreign)
+                           + ", which no solution cell defines (import it in the test cell)")
     was_alive = kernel.alive
     try:
         with kernel.time_limit(timeout):

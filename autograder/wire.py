@@ -12,11 +12,13 @@ Data model
 (valid Unicode: a lone surrogate such as ``"\\udc80"`` arrives as U+FFFD, see :func:`valid_unicode`),
 ``bytes`` (at most :data:`MAX_BYTES_OBJECT`), numpy arrays of a numeric or bool
 dtype (any shape, at most :data:`MAX_ARRAY_BYTES`), numpy scalars of those dtypes
-(decoded as numpy scalars), ``list``, ``tuple``, ``dict`` with ``str`` keys, nested
-up to :data:`MAX_DEPTH`.  Anything else is encoded by the ``handle`` callback given
-to :func:`encode` (the kernel registers the object and sends an opaque id; the
-grader sends back ids of :class:`autograder.remote.RemoteHandle` objects) and
-decoded by the ``make_handle`` callback given to :func:`decode`.
+(decoded as numpy scalars), ``list``, ``tuple``, ``set``, ``frozenset``, ``dict`` (keys of
+any hashable value of the model: ``str``, numbers, tuples...), nested up to :data:`MAX_DEPTH`.
+Subclasses travel as their base type (an ``OrderedDict`` arrives as a ``dict``).
+Anything else is encoded by the ``handle`` callback given to :func:`encode` (the
+kernel registers the object and sends an opaque id; the grader sends back ids of
+:class:`autograder.remote.RemoteHandle` objects) and decoded by the
+``make_handle`` callback given to :func:`decode`.
 
 Frame layout
 ------------
@@ -38,6 +40,9 @@ Node tags (JSON arrays)::
     ["L", [node...]]           list
     ["T", [node...]]           tuple
     ["D", [[key, node]...]]    dict (str keys)
+    ["M", [[node, node]...]]   dict with other keys (each key must decode to a hashable value)
+    ["ST", [node...]]          set (elements must decode to hashable values)
+    ["FS", [node...]]          frozenset
     ["H", id, "type name"]     handle to an object living in the kernel
 
 Every buffer must be used exactly once.
@@ -151,6 +156,9 @@ def _float_node(x: float) -> float | str:
 #: Built-in types that may be sent by name (e.g. ``dtype=float``).
 _PY_TYPES = {t.__name__: t for t in (bool, int, float, complex)}
 
+#: Node tag of each container type (tuple before list: a namedtuple is a tuple).
+_SEQUENCE_TAGS = {tuple: "T", list: "L", frozenset: "FS", set: "ST"}
+
 
 class _Encoder:
     def __init__(self, handle: Callable[[Any], Any] | None, max_bytes: int):
@@ -221,15 +229,15 @@ class _Encoder:
                 arr = arr.copy(order="C")
             raw = arr.reshape(-1).view(np.uint8)  # flat bytes, shares memory with arr
             return ["A", dtype.str, [int(s) for s in arr.shape], self._buffer(raw, arr.nbytes)]
-        if isinstance(obj, (list, tuple, dict)):
+        if isinstance(obj, (list, tuple, dict, set, frozenset)):
             if depth >= MAX_DEPTH:
                 return self._opaque(obj, "nested too deeply")
             if isinstance(obj, dict):
-                if not all(isinstance(k, str) for k in obj):
-                    return self._opaque(obj, "dict keys must be strings")
-                return ["D", [[str(k), self.node(v, depth + 1)] for k, v in obj.items()]]
+                if all(isinstance(k, str) for k in obj):
+                    return ["D", [[str(k), self.node(v, depth + 1)] for k, v in obj.items()]]
+                return ["M", [[self.node(k, depth + 1), self.node(v, depth + 1)] for k, v in obj.items()]]
             items = [self.node(v, depth + 1) for v in obj]
-            return ["T", items] if isinstance(obj, tuple) else ["L", items]
+            return [_SEQUENCE_TAGS[next(t for t in _SEQUENCE_TAGS if isinstance(obj, t))], items]
         return self._opaque(obj, "not plain data")
 
 
@@ -332,7 +340,17 @@ def _float_value(v: Any) -> float:
 
 
 _TAG_NAMES = {"N": "None", "B": "bool", "I": "int", "F": "float", "C": "complex", "S": "str", "Y": "bytes",
-              "A": "array", "Z": "scalar", "L": "list", "T": "tuple", "D": "dict", "H": "handle"}
+              "A": "array", "Z": "scalar", "L": "list", "T": "tuple", "D": "dict", "M": "dict", "ST": "set",
+              "FS": "frozenset", "H": "handle"}
+
+
+def _hashable(value: Any, what: str) -> Any:
+    """``value`` if it can be a set element or dict key, else :class:`WireError`."""
+    try:
+        hash(value)
+    except TypeError:
+        raise WireError(f"unhashable {what}") from None
+    return value
 
 
 class _Decoder:
@@ -423,6 +441,19 @@ class _Decoder:
                     raise WireError("duplicate dict key")
                 out[key] = self.node(pair[1], depth + 1)
             return out
+        if tag in ("ST", "FS") and len(rest) == 1 and isinstance(rest[0], list):
+            items = [_hashable(self.node(v, depth + 1), _TAG_NAMES[tag] + " element") for v in rest[0]]
+            return set(items) if tag == "ST" else frozenset(items)
+        if tag == "M" and len(rest) == 1 and isinstance(rest[0], list):
+            mapping: dict[Any, Any] = {}
+            for pair in rest[0]:
+                if not isinstance(pair, list) or len(pair) != 2:
+                    raise WireError("bad dict item")
+                key = _hashable(self.node(pair[0], depth + 1), "dict key")
+                if key in mapping:
+                    raise WireError("duplicate dict key")
+                mapping[key] = self.node(pair[1], depth + 1)
+            return mapping
         if tag == "H" and len(rest) in (1, 2):
             hid = rest[0]
             tname = rest[1] if len(rest) == 2 else "object"

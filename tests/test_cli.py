@@ -43,7 +43,8 @@ def submissions(tmp_path):
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["--help"], ["grade", "check", "release"]),
+    (["--help"], ["grade", "check", "validate", "release"]),
+    (["validate", "--help"], ["examples:", "--run", "structure", "manifest", "leaks", "drift", "exit codes"]),
     (["grade", "--help"], ["examples:", "--scheduler", "--workers", "--timeout", "results.json", "grades.csv"]),
     (["check", "--help"], ["examples:", "from course_lib.check import check; check()"]),
     (["release", "--help"], ["examples:", "ASSIGNMENT"]),

@@ -71,6 +71,61 @@ def test_invalid_source_metadata_is_refused(edit, message):
         parse_source_notebook(nb)
 
 
+def test_a_test_cell_using_a_name_no_solution_defines_is_a_grader_error(tmp_path):
+    # in nbgrader `rel_error` would be the student's kernel's (redefinable); here nothing is graded
+    assert pipeline.notebook_exercises(fx.source_notebook()) == {"square", "add"}
+    course = fx.make_course(tmp_path / "course")
+    path = course / "source" / fx.ASSIGNMENT / "tiny.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[3].source += "assert rel_error(square(2.0), 4.0) < 1e-9\n"
+    nbformat.write(nb, path)
+    state = GradingState(_job(course, "solution"))
+    pipeline.parse_source(state)
+    pipeline.check_grader(state)
+    assert state.grader_error
+    assert state.grader_detail.endswith(pipeline.foreign_names_problem("test_square", ["rel_error"]))
+    assert "`rel_error`" in state.grader_detail and "Import it in the test cell" in state.grader_detail
+
+
+def test_setup_failure_is_a_cell_before_the_exercises_or_a_failed_import():
+    assert pipeline.setup_failure(1, "NameError: name 'x' is not defined", True) == (
+        "setup failed: cell 2 raised NameError: name 'x' is not defined; the tests that need what it sets up fail")
+    assert pipeline.setup_failure(9, "ModuleNotFoundError: No module named 'course_lib'\nmore", False).startswith(
+        "setup failed: cell 10 raised ModuleNotFoundError: No module named 'course_lib';")
+    assert pipeline.setup_failure(9, "ImportError: cannot import name 'f'", False) is not None
+    assert pipeline.setup_failure(9, "ValueError: my own demo cell failed", False) is None
+
+
+def test_a_failing_setup_cell_is_named_in_the_summary_and_the_problems(tmp_path, capsys):
+    # The release on the grading machine lacks the library its setup cell imports (as when `nbgrader
+    # generate_assignment --force` deleted release/<name>/course_lib/): the summary and the problems say so.
+    from autograder.cli import main
+
+    course = fx.make_course(tmp_path / "course")
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    nb = nbformat.reads(fx.student_notebook("solution").decode(), as_version=4)
+    nb.cells[1].source = "import numpy as np\nfrom tinylib import helper"  # the locked setup cell
+    (subs / "ann.ipynb").write_bytes(fx.as_bytes(nb))
+    (subs / "ben.ipynb").write_bytes(fx.student_notebook("solution"))
+    out = tmp_path / "out"
+    argv = ["grade", "tiny", str(subs), "--course", str(course), "--out", str(out), "--workers", "0",
+            "--no-progress", "--no-gradebook"]
+    assert main(argv) == 0
+    summary = capsys.readouterr().out
+    problem = "setup failed: cell 2 raised ModuleNotFoundError: No module named 'tinylib'"
+    assert f"  ann: {problem}" in summary
+    assert "Setup cells failed (1): ann. A module missing on the grading machine" in summary
+    assert "python -m autograder validate tiny" in summary and "--force" in summary
+    doc = json.loads((out / "ann" / "results.json").read_text())
+    assert any(p.startswith(problem) for p in doc["extra_data"]["problems"])
+    assert not json.loads((out / "ben" / "results.json").read_text())["extra_data"]["problems"]
+    (course / "release" / "tiny" / "tinylib.py").write_text("def helper():\n    return 1\n")
+    assert main([*argv, "--force"]) == 0
+    summary = capsys.readouterr().out
+    assert "Setup cells failed" not in summary and "graded 2" in summary
+
+
 def test_redact_hidden_removes_hidden_code_lines_only():
     src = fx.source_notebook().cells[3].source
     hidden_line = next(line for line in src.splitlines() if fx.HIDDEN_CANARY in line)

@@ -4,8 +4,6 @@ notebook that runs in a fresh folder except for the student's work.
 
 from __future__ import annotations
 
-import ast
-import json
 import os
 import re
 import shutil
@@ -22,7 +20,6 @@ from autograder.assignments import (
     GRADING_ENV,
     assignment_names,
     get_assignment,
-    stripped_solutions,
 )
 from autograder.release import (
     LIBRARY,
@@ -32,11 +29,9 @@ from autograder.release import (
     release,
     strip_library,
 )
+from autograder.validate import release_leaks, secret_lines
 
 REPO = Path(__file__).resolve().parents[1]
-SOLUTION_RE = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
-HIDDEN_RE = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
-MIN_SECRET_CHARS = 12
 _STUB_LINES = CODE_STUB.split("\n")
 # The stub, indented like the solution region it replaced.
 STUB_RE = re.compile(r"^(?P<indent>[ \t]*)" + re.escape(_STUB_LINES[0])
@@ -54,111 +49,33 @@ def _require_release(name: str) -> Path:
     return path
 
 
-def _norm(line: str) -> str:
-    return " ".join(line.split())
-
-
-def _lines(text: str) -> set[str]:
-    return {n for n in (_norm(line) for line in text.splitlines()) if n}
-
-
 # ---------------------------------------------------------------------------------------------------
-# Secrets: what must never be in a release
+# Secrets: what must never be in a release (the logic is autograder.validate's, shared with the command)
 # ---------------------------------------------------------------------------------------------------
-
-def _source_parts(name: str) -> tuple[set[str], set[str]]:
-    """(secret lines, public lines) of a source notebook: solution regions and hidden blocks vs the rest."""
-    path = REPO / get_assignment(name).source_notebook
-    if not path.is_file():
-        return set(), set()
-    nb = nbformat.read(path, as_version=4)
-    secret, public = set(), set()
-    for cell in nb.cells:
-        regions = SOLUTION_RE.findall(cell.source) + HIDDEN_RE.findall(cell.source)
-        for region in regions:
-            secret |= _lines(region)
-        rest = HIDDEN_RE.sub("", SOLUTION_RE.sub("", cell.source))
-        public |= _lines(rest)
-    return secret, public
-
-
-def _library_parts(solutions: tuple[str, ...]) -> tuple[set[str], set[str]]:
-    """(lines of the stripped definitions, lines of course_lib outside them), from the repository's library."""
-    wanted: dict[str, set[str]] = {}
-    whole = set()
-    for entry in solutions:
-        module, _, name = entry.partition(":")
-        if name:
-            wanted.setdefault(module, set()).add(name)
-        else:
-            whole.add(module)
-    secret, public = set(), set()
-    for path in sorted((REPO / LIBRARY).rglob("*.py")):
-        rel = path.relative_to(REPO).with_suffix("")
-        module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
-        text = path.read_text(encoding="utf-8")
-        lines = text.splitlines()
-        if module in whole:
-            secret |= _lines(text)
-            continue
-        inside = [False] * len(lines)
-        for node in ast.parse(text).body:
-            names = {getattr(node, "name", None)} | {t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)}
-            if names & wanted.get(module, set()):
-                for i in range(node.lineno - 1, node.end_lineno):
-                    inside[i] = True
-        for line, is_secret in zip(lines, inside):
-            (secret if is_secret else public).add(_norm(line))
-    return secret - {""}, public - {""}
-
-
-def _strings(obj):
-    if isinstance(obj, str):
-        yield obj
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _strings(k)
-            yield from _strings(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            yield from _strings(v)
-
-
-def _release_texts(path: Path) -> dict[str, str]:
-    """Every file of a release as normalized text; notebooks also as their decoded strings (cells, metadata)."""
-    texts = {}
-    for f in sorted(path.rglob("*")):
-        if not f.is_file() or "__pycache__" in f.parts:
-            continue
-        raw = f.read_bytes().decode("utf-8", errors="replace")
-        rel = f.relative_to(path).as_posix()
-        texts[rel] = "\n".join(_norm(line) for line in raw.splitlines())
-        if f.suffix == ".ipynb":
-            decoded = "\n".join(_strings(json.loads(raw)))
-            texts[rel + " (decoded)"] = "\n".join(_norm(line) for line in decoded.splitlines())
-    return texts
-
 
 @pytest.mark.parametrize("name", assignment_names())
 def test_release_leaks_no_solution_or_hidden_test(name):
-    path = _require_release(name)
-    later = assignment_names()[assignment_names().index(name):]
-    secret, public = set(), set()
-    for other in assignment_names():
-        s, p = _source_parts(other)
-        public |= p
-        if other in later:
-            secret |= s
-    lib_secret, lib_public = _library_parts(stripped_solutions(name))
-    secret |= lib_secret
-    public |= lib_public
-    # A line that is public anyway (given code, prose, code kept in the library) is no secret.
-    checked = sorted(s for s in secret - public if len(s) >= MIN_SECRET_CHARS and s not in (
-        "### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"))
+    _require_release(name)
+    checked = secret_lines(name, REPO)
     assert len(checked) > 20, f"{name}: suspiciously few secret lines ({len(checked)}) to search for"
-    texts = _release_texts(path)
-    leaks = [f"{rel}: {line!r}" for line in checked for rel, text in texts.items() if line in text]
-    assert not leaks, f"release/{name}/ contains solution or hidden-test text:\n" + "\n".join(leaks[:40])
+    leaks = release_leaks(name, REPO)
+    assert not leaks, f"release/{name}/ contains solution or hidden-test text:\n" + "\n".join(map(str, leaks[:40]))
+
+
+def test_leak_check_finds_a_solution_line_and_a_library_answer(tmp_path):
+    """The leak check itself: a release holding a solution line or a stripped library definition fails."""
+    course = tmp_path / "course"
+    shutil.copytree(REPO / LIBRARY, course / LIBRARY, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "source", course / "source")
+    shutil.copytree(REPO / "release" / "dropout", course / "release" / "dropout")
+    assert release_leaks("dropout", course) == []
+    secret = next(line for line in secret_lines("dropout", course) if "mask" in line)
+    (course / "release" / "dropout" / "notes.md").write_text(f"hint:\n    {secret}\n")
+    shutil.copy(REPO / LIBRARY / "layers.py", course / "release" / "dropout" / LIBRARY / "layers.py")
+    leaks = release_leaks("dropout", course)
+    where = {p.where for p in leaks}
+    assert "release/dropout/notes.md" in where and f"release/dropout/{LIBRARY}/layers.py" in where
+    assert all(p.check == "leaks" and "python -m autograder release dropout" in p.message for p in leaks)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ from autograder.remote import (
     RemoteDict,
     RemoteHandle,
     TestOutcome,
+    defined_names,
+    foreign_names,
     free_names,
     run_graded_cell,
     strip_magics,
@@ -72,8 +74,17 @@ class TwoLayerNet:
         loss += 0.5 * self.reg * sum((self.params[k] ** 2).sum() for k in ('W1', 'W2'))
         return loss, {'dummy': np.float64(1.0)}
 
-oddly_keyed = {1: 'one', 2: 'two'}
+from collections import UserDict
+
+oddly_keyed = UserDict({1: 'one', 2: 'two'})  # not a dict: a handle
+int_keyed = {1: 'one', 2: 'two'}
 answer = 42
+
+def label_sets(y):
+    return set(int(v) for v in y), frozenset(), {int(v): complex(v, 1) for v in y}, bytes([len(y)])
+
+def rel_error(x, y):
+    return 0.0  # a student redefining a helper the notebook defines outside its exercises
 ''',
 ]
 
@@ -164,8 +175,10 @@ def test_class_instance_params_and_methods(kernel):
 
 
 def test_handle_items_student_exceptions_and_bad_arguments(kernel):
-    odd = kernel.get("oddly_keyed")  # non-str keys: not plain data
+    odd = kernel.get("oddly_keyed")  # a UserDict: not plain data
     assert isinstance(odd, RemoteHandle)
+    int_keyed = kernel.get("int_keyed")  # a dict with int keys is data
+    assert type(int_keyed) is dict and int_keyed == {1: "one", 2: "two"}
     assert odd[1] == "one"
     odd[3] = "three"
     assert odd[3] == "three"
@@ -217,6 +230,48 @@ def test_graded_cell_passes_and_fails_with_messages(kernel):
     assert "Traceback" not in res.message and "File " not in res.message
     res = run_graded_cell(kernel, "%time x = 1\nassert answer == 42\n", timeout=20)
     assert res.passed, res
+
+
+def test_graded_cell_compares_plain_python_values(kernel):
+    # a generic nbgrader test: sets, frozensets, int-keyed dicts, complex and bytes compare as in nbgrader
+    ensure_alive(kernel)
+    cell = ("import numpy as np\nlabels, empty, table, size = label_sets(np.array([3, 1, 3, 2]))\n"
+            "assert labels == {1, 2, 3}, 'wrong labels'\nassert empty == frozenset() and type(empty) is frozenset\n"
+            "assert table == {3: 3 + 1j, 1: 1 + 1j, 2: 2 + 1j}, 'wrong table'\nassert size == bytes([4])\n")
+    res = run_graded_cell(kernel, cell, timeout=20, exercises={"label_sets"})
+    assert res.passed, res
+    wrong = cell.replace("{1, 2, 3}", "{1, 2}")
+    res = run_graded_cell(kernel, wrong, timeout=20, exercises={"label_sets"})
+    assert not res.passed and res.message == "wrong labels"
+
+
+def test_free_names_that_are_not_exercises_are_never_taken_from_the_kernel(kernel):
+    ensure_alive(kernel)
+    cell = ("import numpy as np\nx = np.arange(6.0).reshape(2, 3)\nout, _ = affine_forward(x, np.eye(3), np.ones(3))\n"
+            "assert rel_error(out, x) < 1e-9, 'affine_forward is wrong'\n")  # out = x + 1: wrong
+    # what nbgrader does (and this grader without exercises): the student's rel_error passes it
+    assert run_graded_cell(kernel, cell, timeout=20).passed
+    res = run_graded_cell(kernel, cell, timeout=20, exercises={"affine_forward"})
+    assert not res.passed
+    assert res.message == ("error while checking: the test cell uses `rel_error`, which no solution cell "
+                           "defines (import it in the test cell)")
+    fixed = "from course_lib.gradient_check import rel_error\n" + cell
+    res = run_graded_cell(kernel, fixed, timeout=20, exercises={"affine_forward"})
+    assert not res.passed and res.message == "affine_forward is wrong"
+    # np/numpy/math stay the grader's modules when a cell uses them without importing them
+    res = run_graded_cell(kernel, "assert np.isclose(math.pi, numpy.pi)\n", timeout=20, exercises=())
+    assert res.passed, res
+
+
+def test_defined_and_foreign_names():
+    solution = ("%matplotlib inline\nimport numpy as np\ndef f(x):\n    helper = 1\n    return x\n"
+                "class Net:\n    pass\nsettings = {'lr': 1}\na, (b, *c) = 1, (2, 3)\nn: int = 3\nn += 1\n"
+                "if True:\n    nested = 1\n")
+    assert defined_names(solution) == {"f", "Net", "settings", "a", "b", "c", "n"}
+    test = "%time f(1)\nassert Net and settings and np.pi and rel_error(1, 2) == 0 and other\n"
+    assert foreign_names(test, {"f", "Net", "settings"}) == ["other", "rel_error"]
+    with pytest.raises(SyntaxError):
+        defined_names("def broken(:\n")
 
 
 def test_monkeypatched_numpy_in_kernel_does_not_change_verdicts(kernel):

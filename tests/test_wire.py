@@ -28,6 +28,8 @@ def raw_frame(header: dict, buffers: list[bytes] = ()) -> bytes:
 @pytest.mark.parametrize("value", [
     None, True, False, 0, -7, 2**200, 1.5, -0.0, 1e308, "", "héllo\n\x00", b"\x00\xffbytes",
     3 + 4j, [], (), {}, [1, [2, (3, {"a": None})]], {"nested": {"deep": [1.0, "x", (True,)]}},
+    set(), {1, "two", (3, 4.5), None}, frozenset(), frozenset({b"x", 2j}), {frozenset({1}), 7},
+    {1: "int key", (2, "b"): [3], None: {"x": 1.5}, 2.5: frozenset({1})}, {"a": {4: {5, 6}}},
 ])
 def test_plain_values_round_trip(value):
     out = roundtrip(value)
@@ -77,11 +79,30 @@ def test_numpy_scalars_keep_their_dtype():
 
 
 def test_non_plain_values_need_a_handle_callback():
-    for bad in [object(), np.array(["a", "b"]), np.array([1, None], dtype=object), {1: "int key"},
-                np.zeros(2, dtype=[("a", "f8")]), np.zeros(2, dtype="M8[s]"), {1.5}]:
+    for bad in [object(), np.array(["a", "b"]), np.array([1, None], dtype=object), {1: object()},
+                np.zeros(2, dtype=[("a", "f8")]), np.zeros(2, dtype="M8[s]"), {1.5, object()}]:
         with pytest.raises(wire.NotPlainData):
             wire.encode(bad)
         assert not wire.is_plain(bad)
+
+
+def test_sets_and_keys_keep_element_types():
+    # a correct function returning a set compares equal, elementwise types included
+    out = roundtrip({np.int64(3), np.float32(0.5), (1, 2)})
+    assert out == {3, 0.5, (1, 2)}
+    assert {type(x) for x in out} == {np.int64, np.float32, tuple}
+    out = roundtrip({(0, 1): np.arange(2.0), np.int64(7): "seven"})
+    np.testing.assert_array_equal(out[(0, 1)], np.arange(2.0))
+    assert {type(k) for k in out} == {tuple, np.int64} and out[7] == "seven"
+
+
+def test_container_subclasses_arrive_as_their_base_type():
+    from collections import OrderedDict, namedtuple
+
+    point = namedtuple("point", "x y")
+    out = roundtrip([OrderedDict(b=1, a=2), point(1, 2)])
+    assert type(out[0]) is dict and list(out[0]) == ["b", "a"]
+    assert type(out[1]) is tuple and out[1] == (1, 2)
 
 
 def test_handles_round_trip_through_callbacks():
@@ -139,6 +160,13 @@ GOOD_ARRAY = np.arange(6, dtype="<f8").tobytes()
     ({"tree": "N", "buffers": []}, [], "node"),
     ({"tree": ["N"]}, [], "header"),
     ({"tree": ["F", "1e400"], "buffers": []}, [], "float"),
+    ({"tree": ["ST", [["L", []]]], "buffers": []}, [], "unhashable set element"),
+    ({"tree": ["FS", [["D", []]]], "buffers": []}, [], "unhashable frozenset element"),
+    ({"tree": ["ST", "x"], "buffers": []}, [], "bad set node"),
+    ({"tree": ["M", [[["L", []], ["N"]]]], "buffers": []}, [], "unhashable dict key"),
+    ({"tree": ["M", [[["T", [["A", "<f8", [6], 0]]], ["N"]]]], "buffers": [48]}, [GOOD_ARRAY], "unhashable"),
+    ({"tree": ["M", [[["I", "1"], ["N"]], [["F", 1.0], ["N"]]]], "buffers": []}, [], "duplicate"),
+    ({"tree": ["M", [[["I", "1"]]]], "buffers": []}, [], "dict item"),
 ])
 def test_decode_rejects_malformed_frames(header, buffers, why):
     with pytest.raises(wire.WireError, match=why):
