@@ -44,7 +44,8 @@ def submissions(tmp_path):
 
 @pytest.mark.parametrize("argv, words", [
     (["--help"], ["grade", "check", "release"]),
-    (["grade", "--help"], ["examples:", "--scheduler", "--workers", "--timeout", "results.json", "grades.csv"]),
+    (["grade", "--help"], ["examples:", "--scheduler", "--workers", "--timeout", "results.json", "grades.csv",
+                           "--cifar10-dir", "manual_max", "SyntheticDataWarning"]),
     (["check", "--help"], ["examples:", "from course_lib.check import check; check()"]),
     (["release", "--help"], ["examples:", "ASSIGNMENT"]),
 ])
@@ -69,6 +70,31 @@ def test_unknown_assignment_lists_the_known_ones(capsys, course, submissions):
 def test_missing_submissions_folder(capsys, course, tmp_path):
     code, _, err = run(["grade", "tiny", tmp_path / "nope", "--course", course], capsys)
     assert code == 2 and "submissions not found" in err
+
+
+@pytest.mark.cifar
+def test_cifar10_dir_defaults_to_the_graders_variable_and_reaches_the_grading_options(
+        capsys, course, submissions, cifar10_dir, tmp_path, monkeypatch):
+    from autograder import batch
+
+    seen = []
+
+    def fake_grade(*args, options, **kwargs):
+        seen.append(options.cifar10_dir)
+        return batch.BatchSummary("tiny", tmp_path)
+
+    monkeypatch.setattr(batch, "grade_assignment", fake_grade)
+    monkeypatch.setenv("COURSE_CIFAR10_DIR", str(cifar10_dir))
+    for extra in ([], ["--cifar10-dir", ""], ["--cifar10-dir", cifar10_dir]):
+        code, _, err = run(["grade", "tiny", submissions, "--course", course, *extra], capsys)
+        assert code == 0, err
+    assert seen == [str(cifar10_dir.resolve()), None, str(cifar10_dir.resolve())]
+    monkeypatch.delenv("COURSE_CIFAR10_DIR")
+    code, _, _ = run(["grade", "tiny", submissions, "--course", course], capsys)
+    assert code == 0 and seen[-1] is None  # no CIFAR-10 configured: the synthetic stand-in
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(["grade", "tiny", submissions, "--course", course, "--cifar10-dir", tmp_path / "empty"], capsys)
+    assert code == 2 and err.startswith(f"error: --cifar10-dir {tmp_path / 'empty'}") and "synthetic" in err
 
 
 def test_bad_option_values_are_usage_errors(capsys, course, submissions):
