@@ -77,8 +77,10 @@ examples:
 outputs (in --out, default <course>/grading-out/<assignment>):
   <student>/results.json   Gradescope autograder format
   <student>/feedback.html  the executed notebook with per-test results
-  grades.csv               student, assignment, score, max_score, one column per test,
-                           isolation (how each student's code was isolated)
+  grades.csv               student, assignment, score and max_score (autograded points only),
+                           manual_max (points graded by hand), one column per question (a
+                           manually graded one stays empty until graded), isolation (how
+                           each student's code was isolated)
 and the scores in the course's nbgrader gradebook (unless --no-gradebook; the bundled
 examples in autograder/examples/ go to a throwaway OUT/gradebook.db instead).
 Student code runs isolated (the summary says how; results.json keeps it in extra_data.isolation):

@@ -233,7 +233,11 @@ def test_grade_command_end_to_end(course, submissions, tmp_path):
     assert mode in ("namespaces", "user namespaces", "separate uid")  # the tests run where code is isolated
     assert f"Student code isolation: {alice['extra_data']['isolation']} (1 submission)." in proc.stdout
     lines = (out / "grades.csv").read_text().splitlines()
-    assert lines[0] == "student,assignment,score,max_score,test_square,test_add,explain,isolation"
+    # score and max_score: autograded points; manual_max: graded by hand, its question's column empty
+    assert lines[0] == "student,assignment,score,max_score,manual_max,test_square,test_add,explain,isolation"
+    assert lines[1].startswith("alice,tiny,3,3,1,2,1,,")
+    assert "Mean autograded score: 1.50 / 3 (grades.csv: score, max_score)." in proc.stdout  # alice 3, bob 0
+    assert "Graded by hand: 1 more point, pending" in proc.stdout
     assert lines[1].startswith("alice,") and lines[1].endswith(f",{mode}")
     assert lines[2].startswith("bob,") and lines[2].endswith(",")  # no notebook, no kernel: no isolation
     assert (course / "gradebook.db").is_file()

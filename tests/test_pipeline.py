@@ -224,7 +224,8 @@ def test_summary_counts_everyone_and_lists_faults(batch):
                              "non_utf8", "partial", "test_kills_kernel")} <= faulty
     assert sid("solution") not in faulty and sid("blank") not in faulty
     text = "\n".join(s.lines())
-    assert f"Mean autograded score: {s.mean_score:.2f} / 3." in text
+    assert f"Mean autograded score: {s.mean_score:.2f} / 3 (grades.csv: score, max_score)." in text
+    assert s.manual_max == 1 and "Graded by hand: 1 more point, pending" in text
 
 
 @pytest.mark.parametrize("kind, grade_id, words", [
