@@ -73,8 +73,9 @@ Separate-uid mode (root in a container without ``CAP_SYS_ADMIN`` or namespaces)
 No mount namespace, so the kernel sees the container's file system.  The supervisor (root) copies the
 workdir to ``<staging>/work`` owned by ``SANDBOX_UID_BASE + its pid`` and starts the kernel there under that
 uid (no groups, no capabilities, ``no_new_privs``); ``HOME`` and ``TMPDIR`` are a private directory.  The
-``data_dirs`` are used where they are: they must be readable by that uid (others' permission bits, every
-parent directory enterable), else the kernel does not start and the error says what to change.  Before
+``data_dirs`` are used where they are: they must be readable and not writable by that uid (others'
+permission bits, every parent directory enterable), else the kernel does not start and the error says what
+to change.  Before
 that, :func:`lock_down` makes every hidden path (course folder, installed/editable grader and library
 packages, submissions, outputs, the caller's ``hide``) unreadable to other uids (``chmod go-rwx``; a venv
 inside the course folder stays reachable, its siblings do not); the grader's own scratch directories are
@@ -788,19 +789,20 @@ def data_mount(index: int) -> str:
     return f"/sandbox/data{index}"
 
 
-def _unreadable_to_others(root: Path) -> Path | None:
-    """The first path under ``root`` (``root`` and its parents included) that a uid owning nothing and in no
-    group cannot read or enter, or None when all of the tree is readable to it (separate-uid mode)."""
+def _data_dir_problem(root: Path) -> str | None:
+    """Why a uid owning nothing and in no group could not use ``root`` read-only (separate-uid mode, where the
+    data directory is used in place): a path it cannot read or enter, or one it could write; else None."""
     if not _others_can_reach(root):
-        return root
+        return f"{root} or one of its parent directories is not readable by others"
     for dirpath, dirs, files in os.walk(root):
-        for name in [*dirs, *files]:
-            p = Path(dirpath) / name
+        for p in [Path(dirpath), *(Path(dirpath) / n for n in [*dirs, *files])]:
             with contextlib.suppress(OSError):
                 mode = os.stat(p).st_mode
                 need = stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(mode) else 0)
                 if mode & need != need:
-                    return p
+                    return f"{p} is not readable by others"
+                if mode & stat.S_IWOTH:
+                    return f"{p} is writable by others"
     return None
 
 
@@ -1168,11 +1170,11 @@ class StudentKernel:
             if any(_under(h, d) for h in hidden):
                 raise KernelError(f"refusing to give the data directory {d} to the student kernel: it contains a "
                                   "hidden path (the course folder, submissions, outputs or the grader's packages)")
-            blocked = _unreadable_to_others(d)
-            if blocked is not None:
-                raise KernelError(f"the student kernel runs under a uid of its own and cannot read the data directory "
-                                  f"{d} ({blocked} is not readable by others); make it readable "
-                                  f"(chmod -R o+rX {d}, and o+x on its parent directories) or copy it elsewhere")
+            problem = _data_dir_problem(d)
+            if problem is not None:
+                raise KernelError(f"the student kernel runs under a uid of its own and must be able to read the data "
+                                  f"directory {d}, and only read it: {problem}. Run chmod -R o+rX,o-w {d} (and "
+                                  "o+x on its parent directories), or copy it elsewhere")
         lock_down(hidden, keep)
         status_r, status_w = os.pipe()
         proc.status_r = status_r

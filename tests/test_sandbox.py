@@ -431,8 +431,8 @@ def test_kernel_without_data_dir_uses_the_silenced_synthetic_stand_in(tmp_path):
     assert "KIND synthetic PATH None" in out
 
 
-def test_separate_uid_mode_refuses_a_data_dir_its_uid_cannot_read_before_changing_permissions(tmp_path,
-                                                                                               monkeypatch):
+def test_separate_uid_mode_refuses_a_data_dir_it_cannot_read_or_could_write_before_changing_permissions(
+        tmp_path, monkeypatch):
     import autograder.sandbox as sb
 
     data = Path(tempfile.mkdtemp(prefix="ag-data-test-"))  # under /tmp (1777), not pytest's 0700 folders
@@ -441,14 +441,16 @@ def test_separate_uid_mode_refuses_a_data_dir_its_uid_cannot_read_before_changin
         secret.write_text("x")
         os.chmod(data, 0o755)
         os.chmod(secret, 0o600)
-        assert sb._unreadable_to_others(data) == secret
+        assert sb._data_dir_problem(data) == f"{secret} is not readable by others"
+        os.chmod(secret, 0o666)
+        assert sb._data_dir_problem(data) == f"{secret} is writable by others"
         os.chmod(secret, 0o644)
-        assert sb._unreadable_to_others(data) is None
-        assert sb._unreadable_to_others(tmp_path) == tmp_path  # pytest's base folder is 0700
+        assert sb._data_dir_problem(data) is None
+        assert "not readable by others" in sb._data_dir_problem(tmp_path)  # pytest's base folder is 0700
         os.chmod(secret, 0o600)
         monkeypatch.setattr(sb, "isolation_support", lambda: ("uid", "testing"))
         monkeypatch.setattr(sb, "lock_down", lambda *a: pytest.fail("permissions changed before the refusal"))
-        with pytest.raises(KernelError, match=r"cannot read the data directory .*chmod -R o\+rX"):
+        with pytest.raises(KernelError, match=r"must be able to read the data directory .*chmod -R o\+rX,o-w"):
             StudentKernel(tmp_path, data_dirs={"COURSE_CIFAR10_DIR": data}).start()
     finally:
         shutil.rmtree(data)
