@@ -156,6 +156,7 @@ __all__ = [
     "make_memory_cgroup",
     "memory_peak",
     "lock_down",
+    "data_mount",
     "SANDBOX_UID_BASE",
     "TMPFS_INODES",
     "CGROUP_HEADROOM_MB",
@@ -950,8 +951,9 @@ class StudentKernel:
     data_dirs : mapping of str to Path, optional
         Directories the kernel may read but not write, each named to it by an environment variable
         (e.g. ``{"COURSE_CIFAR10_DIR": <the instructor's CIFAR-10>}``): bound read-only at
-        ``/sandbox/data<i>`` in namespace mode, used in place elsewhere (separate-uid mode: they must be
-        readable by the kernel's uid).  The variable holds the path as the kernel sees it.
+        ``/sandbox/data<i>`` in namespace mode, used in place elsewhere (separate-uid mode: every uid must
+        be able to read them and none to write them; with rlimits only, nothing stops writes).  The
+        variable holds the path as the kernel sees it.
     env : mapping of str to str, optional
         Extra environment variables of the kernel (its environment is otherwise replaced).
 
