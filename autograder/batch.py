@@ -50,6 +50,7 @@ from autograder.results import (
     atomic_write,
     grades_row,
     gradescope_results,
+    max_points,
     read_results,
     write_grades_csv,
 )
@@ -138,6 +139,8 @@ class BatchSummary:
         kernel died...).
     scores : dict
         student -> (score, max autograded score); students with a grader error have none.
+    manual_max : float
+        Points graded by hand (pending; in none of the scores), the largest of any submission.
     gradebook_problems : list of str
     isolation : dict
         How the students' kernels were isolated (``extra_data.isolation`` of results.json) -> number of
@@ -155,9 +158,16 @@ class BatchSummary:
     grader_details: dict[str, str] = field(default_factory=dict)
     faults: list[tuple[str, str]] = field(default_factory=list)
     scores: dict[str, tuple[float, float]] = field(default_factory=dict)
+    manual_max: float = 0.0
     gradebook_problems: list[str] = field(default_factory=list)
     isolation: dict[str, int] = field(default_factory=dict)
     gradebook_db: str = ""
+
+    def _count_score(self, student: str, doc: dict) -> None:
+        auto_max, manual_max = max_points(doc)
+        self.manual_max = max(self.manual_max, manual_max)
+        if "score" in doc:
+            self.scores[student] = (float(doc["score"]), auto_max)
 
     def _count_isolation(self, doc: dict) -> None:
         text = str(doc.get("extra_data", {}).get("isolation") or "")
@@ -177,7 +187,11 @@ class BatchSummary:
                    for text, n in sorted(self.isolation.items()))
         if self.scores:
             top = max(m for _, m in self.scores.values())
-            out.append(f"Mean autograded score: {self.mean_score:.2f} / {top:g}.")
+            out.append(f"Mean autograded score: {self.mean_score:.2f} / {top:g} (grades.csv: score, max_score).")
+        if self.manual_max:
+            m = self.manual_max
+            out.append(f"Graded by hand: {m:g} more point{'' if m == 1 else 's'}, pending, in none of these scores "
+                       "(grades.csv: manual_max; the questions' columns stay empty until graded).")
         wrong = sorted({s for s, p in self.faults if p.startswith(WRONG_ASSIGNMENT)})
         if wrong:
             out.append(f"Notebooks of another assignment ({len(wrong)}): " + ", ".join(wrong))
@@ -401,7 +415,7 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
                     and not extra.get("grader_error") and (out_dir / sub.student / "feedback.html").is_file()):
                 summary.skipped += 1
                 rows[sub.student] = grades_row(old)
-                summary.scores[sub.student] = (float(old.get("score", 0)), _auto_max(old))
+                summary._count_score(sub.student, old)
                 summary._count_isolation(old)
                 summary.faults.extend((sub.student, p) for p in extra.get("problems", []))
                 continue
@@ -449,8 +463,7 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
                 rows[student] = grades_row(doc)
                 write_grades_csv(out_dir / "grades.csv", rows.values(), grade_ids)
                 summary.graded += 1
-                if "score" in doc:
-                    summary.scores[student] = (float(doc["score"]), _auto_max(doc))
+                summary._count_score(student, doc)
                 summary._count_isolation(doc)
                 summary.faults.extend((student, p) for p in result["problems"])
                 if result.get("fatal") and result["fatal"] not in result["problems"] and not failed:
@@ -473,7 +486,3 @@ def _valid_result_of_same_submission(out_dir: Path, result: dict) -> dict | None
         return None
     return old if "score" in old else None
 
-
-def _auto_max(doc: dict) -> float:
-    return float(sum(t.get("max_score", 0) for t in doc.get("tests", [])
-                     if t.get("extra_data", {}).get("kind") == "auto"))

@@ -22,6 +22,7 @@ import traceback
 from pathlib import Path
 
 from course_lib import check as student_check
+from course_lib.data import CIFAR10_ENV_VAR
 
 __all__ = ["main", "build_parser", "default_course_dir", "UsageError"]
 
@@ -79,13 +80,19 @@ outputs (in --out, default <course>/grading-out/<assignment>):
   <student>/feedback.html  the executed notebook with per-test results
   _mathjax/                MathJax, which feedback.html typesets its math with (offline):
                            hand a page out with this folder beside its own folder
-  grades.csv               student, assignment, score, max_score, one column per test,
-                           isolation (how each student's code was isolated)
+  grades.csv               student, assignment, score and max_score (autograded points only),
+                           manual_max (points graded by hand), one column per question (a
+                           manually graded one stays empty until graded), isolation (how
+                           each student's code was isolated)
 and the scores in the course's nbgrader gradebook (unless --no-gradebook; the bundled
 examples in autograder/examples/ go to a throwaway OUT/gradebook.db instead).
 Student code runs isolated (the summary says how; results.json keeps it in extra_data.isolation):
 namespaces as root, user namespaces as an ordinary user, a uid of its own as root in a container
 without CAP_SYS_ADMIN. Where nothing isolates it, grading is refused unless --trusted-notebooks.
+Data: the kernels read the course's CIFAR-10 (--cifar10-dir, default $COURSE_CIFAR10_DIR),
+read-only, or else the synthetic stand-in; students' feedback carries no SyntheticDataWarning, and
+no verdict depends on which data the grading machine has (checks that train use data the grader
+fixes). In separate-uid mode the folder must be readable by others (chmod -R o+rX).
 Canvas downloads (name[_LATE]_userid_fileid_file.ipynb) are filed under the name part, the
 latest resubmission graded. A submission the grader itself could not grade (kernel cannot
 start, broken check module, missing release) is a grader error: no score is written, the
@@ -186,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the notebooks are trusted (e.g. your own): where student code cannot be isolated (an "
                         "ordinary user without user namespaces, macOS), run them with resource limits only "
                         "instead of refusing. Never for students' submissions")
+    g.add_argument("--cifar10-dir", metavar="DIR", default=os.environ.get(CIFAR10_ENV_VAR) or None,
+                   help="the course's cifar-10-batches-py: student kernels read it, read-only, as their "
+                        f"{CIFAR10_ENV_VAR} (default: this environment's {CIFAR10_ENV_VAR}, now "
+                        "%(default)s; '' or none: the synthetic stand-in). No verdict depends on it")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     # The same command as the students' `python -m course_lib.check`.
@@ -244,6 +255,21 @@ def _course(args) -> Path:
     return course.resolve()
 
 
+def _cifar10_dir(given: str | None) -> str | None:
+    """``--cifar10-dir`` checked: an absolute path to a directory holding CIFAR-10, or None (synthetic)."""
+    from course_lib.data import resolve_cifar10_dir
+    from course_lib.errors import CourseLibError
+
+    if not given:
+        return None
+    try:
+        return str(resolve_cifar10_dir(given).path.resolve())
+    except CourseLibError as exc:
+        raise UsageError(f"--cifar10-dir {given} (default: ${CIFAR10_ENV_VAR}): {exc} Pass the "
+                         "cifar-10-batches-py folder, or --cifar10-dir '' to grade with the synthetic "
+                         "stand-in.") from exc
+
+
 def _cmd_grade(args) -> int:
     from autograder.batch import find_assignment, grade_assignment
     from autograder.pipeline import GradingOptions
@@ -255,7 +281,7 @@ def _cmd_grade(args) -> int:
                          "submissions or a .zip")
     options = GradingOptions(cell_timeout=args.timeout, test_timeout=args.test_timeout,
                              submission_timeout=args.submission_timeout, memory_mb=args.memory,
-                             trusted_notebooks=args.trusted_notebooks)
+                             trusted_notebooks=args.trusted_notebooks, cifar10_dir=_cifar10_dir(args.cifar10_dir))
     summary = grade_assignment(
         args.assignment, args.submissions, course_dir=course, out_dir=args.out,
         workers=args.workers, scheduler=args.scheduler, options=options,

@@ -63,6 +63,7 @@ import nbformat
 
 from autograder.checks import collect_notes
 from autograder.submissions import copy_tree_files, load_notebook_bytes, write_tree_files
+from course_lib.data import CIFAR10_ENV_VAR, SYNTHETIC_WARNING_ENV_VAR
 
 __all__ = [
     "GRADER_VERSION",
@@ -187,6 +188,12 @@ class GradingOptions:
     trusted_notebooks : bool
         The notebooks are trusted: where no isolation works, run them with rlimits only instead of
         refusing (:func:`autograder.sandbox.require_isolation`).
+    cifar10_dir : str or None
+        The instructor's ``cifar-10-batches-py``: the student kernel reads it, read-only, as its
+        ``COURSE_CIFAR10_DIR`` (on every machine that grades: Dask workers included). None: the kernel
+        uses the synthetic stand-in. Either way the kernel's ``SyntheticDataWarning`` is silenced (its
+        advice is for a student's own machine), and no verdict depends on it: checks that train use data
+        the grader fixes.
     """
 
     cell_timeout: float = 300.0
@@ -197,6 +204,7 @@ class GradingOptions:
     hide: tuple[str, ...] = ()
     extra_paths: tuple[str, ...] = ()
     trusted_notebooks: bool = False
+    cifar10_dir: str | None = None
 
 
 @dataclass
@@ -628,7 +636,9 @@ def start_kernel(state: GradingState) -> None:
                                 memory_mb=opts.memory_mb)
         kernel = sandbox.StudentKernel(state.workdir, extra_paths=tuple(opts.extra_paths),
                                        limits=limits, hide=tuple(opts.hide),
-                                       isolate=None if opts.trusted_notebooks else True)
+                                       isolate=None if opts.trusted_notebooks else True,
+                                       data_dirs={CIFAR10_ENV_VAR: opts.cifar10_dir} if opts.cifar10_dir else {},
+                                       env={SYNTHETIC_WARNING_ENV_VAR: "off"})
         state.kernel = state.stack.enter_context(kernel)
     except Exception as exc:  # KernelError and whatever the OS says; no student code has run yet
         state.grader_failed("it could not start a Python kernel", f"{type(exc).__name__}: {exc}")

@@ -4,10 +4,16 @@ results.json follows Gradescope's documented autograder output format
 (https://gradescope-autograders.readthedocs.io/en/latest/specs/); the JSON Schema in
 ``gradescope_results.schema.json`` beside this module encodes it. The grader's own
 bookkeeping (fingerprint for resuming, grade_id of each test, the isolation the student's code
-ran under) lives in the ``extra_data`` fields the format provides for that. grades.csv ends with an
-``isolation`` column: the isolation mode of each student's kernel (``namespaces``, ``user namespaces``,
-``separate uid``, ``rlimits only``; see :mod:`autograder.sandbox`), the part before the colon of
-results.json's ``extra_data.isolation``.
+ran under) lives in the ``extra_data`` fields the format provides for that.
+
+Autograded and manually graded points are kept apart everywhere: results.json's top-level ``score`` is the
+autograded score; a manually graded test keeps its ``max_score`` but has no ``score`` and no ``status``
+(Gradescope's format knows only ``passed``/``failed``) until graded, its output and ``extra_data.status``
+say it is pending. grades.csv's ``score`` and ``max_score`` are autograded points only, ``manual_max`` the
+points graded by hand, and each manually graded question's column stays empty until graded.
+grades.csv ends with an ``isolation`` column: the isolation mode of each student's kernel (``namespaces``,
+``user namespaces``, ``separate uid``, ``rlimits only``; see :mod:`autograder.sandbox`), the part before the
+colon of results.json's ``extra_data.isolation``.
 
 Every file is written atomically (temporary file in the same folder, then ``os.replace``),
 so a crash leaves either the old or the new file, never half of one. results.json is the
@@ -39,10 +45,12 @@ __all__ = [
     "GRADES_FIXED_COLUMNS",
     "GRADES_ISOLATION_COLUMN",
     "isolation_mode",
+    "max_points",
 ]
 
 SCHEMA_PATH = Path(__file__).with_name("gradescope_results.schema.json")
-GRADES_FIXED_COLUMNS = ("student", "assignment", "score", "max_score")
+#: ``score`` and ``max_score`` count autograded points only; ``manual_max`` the points graded by hand.
+GRADES_FIXED_COLUMNS = ("student", "assignment", "score", "max_score", "manual_max")
 #: Last column of grades.csv: how the student's code was isolated (see :func:`isolation_mode`).
 GRADES_ISOLATION_COLUMN = "isolation"
 
@@ -100,8 +108,10 @@ def gradescope_results(result: Mapping) -> dict:
         visibility, stdout_visibility, extra_data (student, assignment, fingerprint, grader_error,
         problems, isolation: how the student's kernel was isolated, "" when no kernel ran) and one test per
         graded cell (name, number, score, max_score, status, output, visibility,
-        extra_data with grade_id and kind). Manually graded cells have no status (the
-        format knows only passed/failed) and say "pending manual grading".
+        extra_data with grade_id, kind and status). A manually graded cell keeps its max_score but has
+        neither score nor status (the format knows only passed/failed, and it is not graded yet): its
+        output and ``extra_data.status`` say it is pending manual grading. The top-level score and
+        output count autograded points only and name the manually graded ones apart.
 
         A grader error (``result["grader_error"]``: the grader failed, not the submission)
         has no score at all, neither top-level nor per test: the document is then *not* a
@@ -122,14 +132,14 @@ def gradescope_results(result: Mapping) -> dict:
         }
         if t["status"] in ("passed", "failed"):
             entry["status"] = t["status"]
-        if failed:  # nothing was graded
+        if failed or t["status"] not in ("passed", "failed"):  # nothing graded: no score, not a zero
             del entry["score"]
         tests.append(entry)
     auto_max = sum(t["points"] for t in result["tests"] if t["kind"] == "auto")
     manual_max = sum(t["points"] for t in result["tests"] if t["kind"] == "manual")
     lines = [(f"Not graded yet (grader error), {_num(auto_max)} autograded points" if failed
               else f"Autograded score: {_num(result['score'])} / {_num(auto_max)}")
-             + (f" (plus {_num(manual_max)} point{'' if manual_max == 1 else 's'} graded by hand)"
+             + (f" (plus {_num(manual_max)} point{'' if manual_max == 1 else 's'} graded by hand, pending)"
                 if manual_max else "") + "."]
     if result.get("fatal"):
         lines.append(result["fatal"])
@@ -155,6 +165,16 @@ def gradescope_results(result: Mapping) -> dict:
     }
 
 
+def max_points(doc: Mapping) -> tuple[float, float]:
+    """``(autograded, manually graded)`` maximum points of a results.json document."""
+    totals = {"auto": 0.0, "manual": 0.0}
+    for t in doc.get("tests", []):
+        kind = t.get("extra_data", {}).get("kind")
+        if kind in totals:
+            totals[kind] += float(t.get("max_score", 0))
+    return totals["auto"], totals["manual"]
+
+
 def isolation_mode(isolation: str) -> str:
     """The mode part of an isolation description (``"user namespaces: mount+pid..."`` -> ``"user namespaces"``)."""
     return isolation.split(":", 1)[0].strip()
@@ -174,15 +194,18 @@ def read_results(path: Path) -> dict | None:
 def grades_row(doc: Mapping) -> dict:
     """One grades.csv row from a results.json document.
 
-    Per-test columns hold the points earned; manually graded cells pending review are empty,
-    and so are the score and every test of a grader error (nothing was graded).
+    ``score`` and ``max_score`` are autograded points, ``manual_max`` the points graded by hand. Per-test
+    columns hold the points earned; manually graded cells pending review are empty, and so are the score
+    and every test of a grader error (nothing was graded).
     """
     extra = doc["extra_data"]
+    auto_max, manual_max = max_points(doc)
     row = {
         "student": extra["student"],
         "assignment": extra["assignment"],
         "score": doc.get("score", ""),
-        "max_score": _num(sum(t.get("max_score", 0) for t in doc.get("tests", []))),
+        "max_score": _num(auto_max),
+        "manual_max": _num(manual_max),
     }
     for t in doc.get("tests", []):
         te = t.get("extra_data", {})
@@ -193,7 +216,8 @@ def grades_row(doc: Mapping) -> dict:
 
 
 def write_grades_csv(path: Path, rows: Iterable[Mapping], grade_ids: list[str]) -> None:
-    """Write grades.csv atomically: student, assignment, score, max_score, one column per grade_id, isolation."""
+    """Write grades.csv atomically: student, assignment, score, max_score (autograded), manual_max, one column
+    per grade_id, isolation."""
     buf = io.StringIO()
     columns = [*GRADES_FIXED_COLUMNS, *grade_ids, GRADES_ISOLATION_COLUMN]
     writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")

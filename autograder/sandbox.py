@@ -36,6 +36,8 @@ on an empty tmpfs and chroots into it:
   uid, the kernel's cwd): the student can write there, but nothing reaches the host's disk and the
   caller's workdir is left untouched;
 * ``/sandbox/lib0``, ``/sandbox/lib1``...: the ``extra_paths``, read-only, first on ``sys.path``;
+* ``/sandbox/data0``, ``/sandbox/data1``...: the ``data_dirs`` (e.g. the instructor's CIFAR-10), read-only,
+  each named to the kernel by its environment variable;
 * ``/sandbox/server``: a private copy of ``kernel_server.py`` and ``wire.py``, read-only;
 * fresh ``/proc`` (only the sandbox's processes), fresh size-capped tmpfs ``/tmp`` and ``/dev/shm``,
   ``/dev/{null,zero,full,random,urandom}``.
@@ -70,7 +72,10 @@ Separate-uid mode (root in a container without ``CAP_SYS_ADMIN`` or namespaces)
 ---------------------------------------------------------------------------------
 No mount namespace, so the kernel sees the container's file system.  The supervisor (root) copies the
 workdir to ``<staging>/work`` owned by ``SANDBOX_UID_BASE + its pid`` and starts the kernel there under that
-uid (no groups, no capabilities, ``no_new_privs``); ``HOME`` and ``TMPDIR`` are a private directory.  Before
+uid (no groups, no capabilities, ``no_new_privs``); ``HOME`` and ``TMPDIR`` are a private directory.  The
+``data_dirs`` are used where they are: they must be readable and not writable by that uid (others'
+permission bits, every parent directory enterable), else the kernel does not start and the error says what
+to change.  Before
 that, :func:`lock_down` makes every hidden path (course folder, installed/editable grader and library
 packages, submissions, outputs, the caller's ``hide``) unreadable to other uids (``chmod go-rwx``; a venv
 inside the course folder stays reachable, its siblings do not); the grader's own scratch directories are
@@ -101,7 +106,8 @@ ordinary user without a delegated cgroup, a container with a read-only ``/sys/fs
 holds per process only: a kernel that forks N children can use up to N x ``memory_mb`` (bounded by
 ``RLIMIT_NPROC``), the tmpfs contents add up to their size caps.  Wall-clock limits are enforced
 by the grader.  The environment is replaced (``OPENBLAS_NUM_THREADS=1``, ``MPLBACKEND=Agg``,
-``HOME=/tmp``...), so no grader secrets leak through it.
+``HOME=/tmp``...), so no grader secrets leak through it; only the caller's ``env`` and the variables naming
+the ``data_dirs`` are added.
 """
 
 from __future__ import annotations
@@ -125,7 +131,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -150,6 +156,7 @@ __all__ = [
     "make_memory_cgroup",
     "memory_peak",
     "lock_down",
+    "data_mount",
     "SANDBOX_UID_BASE",
     "TMPFS_INODES",
     "CGROUP_HEADROOM_MB",
@@ -681,9 +688,9 @@ def _python_roots(hidden: list[Path], system: list[Path]) -> list[Path]:
 
 def build_plan(staging: Path, workdir: Path, extra_paths: Sequence[Path], hide: Sequence[Path],
                limits: Limits, exec_argv: list[str], env: dict[str, str], status_fd: int,
-               mode: str = "namespaces") -> dict:
+               mode: str = "namespaces", data_dirs: Sequence[Path] = ()) -> dict:
     """The JSON plan executed by ``kernel_server.py --init`` in mode ``"namespaces"`` or ``"userns"``
-    (see the module docstring)."""
+    (see the module docstring); ``data_dirs[i]`` is bound read-only at ``/sandbox/data<i>``."""
     hidden = [*default_hidden_paths(), *(_resolved(h) for h in hide)]
     binds: list[dict] = []
     symlinks: list[list[str]] = []
@@ -703,7 +710,8 @@ def build_plan(staging: Path, workdir: Path, extra_paths: Sequence[Path], hide: 
     symlinks += [["/dev/fd", "/proc/self/fd"], ["/dev/stdin", "/proc/self/fd/0"],
                  ["/dev/stdout", "/proc/self/fd/1"], ["/dev/stderr", "/proc/self/fd/2"]]
     work = _resolved(workdir)
-    explicit = [(_resolved(p), f"/sandbox/lib{i}") for i, p in enumerate(extra_paths)]
+    explicit = [*((_resolved(p), f"/sandbox/lib{i}") for i, p in enumerate(extra_paths)),
+                *((_resolved(p), data_mount(i)) for i, p in enumerate(data_dirs))]
     for src in [work, *(e[0] for e in explicit)]:
         if src == Path("/") or any(h == src for h in hidden):
             raise KernelError(f"refusing to expose {src} to the student kernel: it is a hidden path")
@@ -716,7 +724,7 @@ def build_plan(staging: Path, workdir: Path, extra_paths: Sequence[Path], hide: 
     binds.append({"src": str(staging / "server"), "dst": "/sandbox/server", "ro": True})
     # Hidden paths inside a bound directory get an empty overlay.  Binds of the Python
     # installation are kept when a hidden path contains them (a venv in the repo); explicit
-    # binds (workdir, extra paths) likewise.
+    # binds (workdir, extra paths, data dirs) likewise.
     overlays: set[str] = set()
     for b in binds:
         src = Path(b["src"])
@@ -775,6 +783,28 @@ def _tree_size(root: Path) -> int:
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(dirpath, n)).st_size
     return total
+
+
+def data_mount(index: int) -> str:
+    """Where the ``index``-th of a kernel's ``data_dirs`` appears inside the namespace sandbox."""
+    return f"/sandbox/data{index}"
+
+
+def _data_dir_problem(root: Path) -> str | None:
+    """Why a uid owning nothing and in no group could not use ``root`` read-only (separate-uid mode, where the
+    data directory is used in place): a path it cannot read or enter, or one it could write; else None."""
+    if not _others_can_reach(root):
+        return f"{root} or one of its parent directories is not readable by others"
+    for dirpath, dirs, files in os.walk(root):
+        for p in [Path(dirpath), *(Path(dirpath) / n for n in [*dirs, *files])]:
+            with contextlib.suppress(OSError):
+                mode = os.stat(p).st_mode
+                need = stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(mode) else 0)
+                if mode & need != need:
+                    return f"{p} is not readable by others"
+                if mode & stat.S_IWOTH:
+                    return f"{p} is writable by others"
+    return None
 
 
 def _kernel_env(home: str) -> dict[str, str]:
@@ -918,6 +948,14 @@ class StudentKernel:
     hide : list of Path
         Extra paths that must be unreadable from the kernel (submissions root, output dir,
         gradebook dir...).  The course repository and the installed packages are always hidden.
+    data_dirs : mapping of str to Path, optional
+        Directories the kernel may read but not write, each named to it by an environment variable
+        (e.g. ``{"COURSE_CIFAR10_DIR": <the instructor's CIFAR-10>}``): bound read-only at
+        ``/sandbox/data<i>`` in namespace mode, used in place elsewhere (separate-uid mode: every uid must
+        be able to read them and none to write them; with rlimits only, nothing stops writes).  The
+        variable holds the path as the kernel sees it.
+    env : mapping of str to str, optional
+        Extra environment variables of the kernel (its environment is otherwise replaced).
 
     Attributes
     ----------
@@ -936,11 +974,19 @@ class StudentKernel:
     """
 
     def __init__(self, workdir: Path, extra_paths: Sequence[Path] = (), limits: Limits = Limits(),
-                 isolate: bool | None = None, hide: Sequence[Path] = ()):
+                 isolate: bool | None = None, hide: Sequence[Path] = (),
+                 data_dirs: Mapping[str, os.PathLike | str] | None = None, env: Mapping[str, str] | None = None):
         self.workdir = Path(workdir)
         self.extra_paths = [Path(p) for p in extra_paths]
         self.limits = limits
         self.hide = [Path(p) for p in hide]
+        self.data_dirs = {str(k): Path(v) for k, v in (data_dirs or {}).items()}
+        self.env = {str(k): str(v) for k, v in (env or {}).items()}
+        reserved = set(_kernel_env("/tmp"))
+        for name in [*self.data_dirs, *self.env]:
+            if not name.isidentifier() or name in reserved:
+                raise KernelError(f"cannot set the kernel's environment variable {name!r}: it must be a name "
+                                  f"other than {', '.join(sorted(reserved))}")
         self._isolate = isolate
         self.isolation = ""
         self._proc: _Proc | None = None
@@ -1012,6 +1058,10 @@ class StudentKernel:
                 raise KernelError("the kernel is already running; use restart()")
             if not self.workdir.is_dir():
                 raise KernelError(f"workdir {self.workdir} is not a directory")
+            for name, path in self.data_dirs.items():
+                if not path.is_dir():
+                    raise KernelError(f"the data directory {path} given for the kernel's {name} is not a "
+                                      "directory")
             if self._total_deadline is None:
                 self._total_deadline = time.monotonic() + self.limits.total_timeout
             self._generation += 1
@@ -1097,8 +1147,10 @@ class StudentKernel:
         cfg = self._serve_config(child.fileno(), "/sandbox/work",
                                  [f"/sandbox/lib{i}" for i in range(len(self.extra_paths))], {})
         argv = [sys.executable, "-I", "-B", "/sandbox/server/kernel_server.py", "--serve", cfg]
+        env = {**_kernel_env("/tmp"), **self.env,
+               **{name: data_mount(i) for i, name in enumerate(self.data_dirs)}}
         plan = build_plan(staging, self.workdir, self.extra_paths, self.hide, self.limits, argv,
-                          _kernel_env("/tmp"), status_w, mode=mode)
+                          env, status_w, mode=mode, data_dirs=list(self.data_dirs.values()))
         sizes = [t["size"] for t in plan["tmpfs"]] + [plan["workcopy"]["size"]]
         plan["cgroup"] = self._memory_cgroup(proc, sum(int(x.removesuffix("m")) for x in sizes))
         cmd = [shutil.which("unshare") or "unshare", *(["-r"] if mode == "userns" else []), *_UNSHARE_FLAGS]
@@ -1111,10 +1163,20 @@ class StudentKernel:
         every hidden path is made unreadable to it first (:func:`lock_down`)."""
         hidden = [*default_hidden_paths(), *_editable_targets(), *(_resolved(h) for h in self.hide)]
         work = _resolved(self.workdir)
-        keep = [*_python_roots(hidden, []), *(_resolved(p) for p in self.extra_paths), staging]
+        data = [_resolved(p) for p in self.data_dirs.values()]
+        keep = [*_python_roots(hidden, []), *(_resolved(p) for p in self.extra_paths), *data, staging]
         for h in hidden:
             if h != work and _under(h, work):
                 raise KernelError(f"refusing to give {work} to the student kernel: it contains the hidden path {h}")
+        for d in data:
+            if any(_under(h, d) for h in hidden):
+                raise KernelError(f"refusing to give the data directory {d} to the student kernel: it contains a "
+                                  "hidden path (the course folder, submissions, outputs or the grader's packages)")
+            problem = _data_dir_problem(d)
+            if problem is not None:
+                raise KernelError(f"the student kernel runs under a uid of its own and must be able to read the data "
+                                  f"directory {d}, and only read it: {problem}. Run chmod -R o+rX,o-w {d} (and "
+                                  "o+x on its parent directories), or copy it elsewhere")
         lock_down(hidden, keep)
         status_r, status_w = os.pipe()
         proc.status_r = status_r
@@ -1129,11 +1191,15 @@ class StudentKernel:
                 "cgroup": self._memory_cgroup(proc, 0),
                 "exec": {"argv": [sys.executable, "-I", "-B", str(staging / "server" / "kernel_server.py"),
                                   "--serve", cfg],
-                         "env": _kernel_env(str(home)), "cwd": str(staging / "work"), "rlimits": rl}}
+                         "env": self._host_env(str(home)), "cwd": str(staging / "work"), "rlimits": rl}}
         self._start_supervisor(proc, [], plan, status_w, child)
         uid = proc.status("uid")
         if isinstance(uid, int) and uid >= SANDBOX_UID_BASE:
             proc.kill_uid = uid
+
+    def _host_env(self, home: str) -> dict[str, str]:
+        """The kernel's environment where it sees the host's file system (separate uid, fallback)."""
+        return {**_kernel_env(home), **self.env, **{name: str(_resolved(p)) for name, p in self.data_dirs.items()}}
 
     def _spawn_fallback(self, proc: _Proc, staging: Path, child: socket.socket) -> None:
         home = staging / "home"
@@ -1146,7 +1212,7 @@ class StudentKernel:
         cmd = [sys.executable, "-I", "-B", str(staging / "server" / "kernel_server.py"), "--serve", cfg]
         proc.popen = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=proc.log, stderr=proc.log, cwd=self.workdir,
-            env=_kernel_env(str(home)), pass_fds=(child.fileno(),), start_new_session=True)
+            env=self._host_env(str(home)), pass_fds=(child.fileno(),), start_new_session=True)
 
     def close(self) -> None:
         """Kill the kernel and every process it started; remove the staging dir.  Idempotent."""

@@ -235,8 +235,8 @@ class FullyConnectedNet:
         np.float32 for speed, np.float64 for gradient checks.
     seed : int or None
         Dropout mask seed, as in cs231n: every forward pass draws the same masks (for gradient checks).
-        The masks are those of cs231n's ``np.random.seed(seed)``, drawn without touching numpy's global
-        generator. Without dropout it has no effect.
+        As in cs231n, each dropout layer calls ``np.random.seed(seed)`` and draws its mask from numpy's
+        global generator (see :func:`course_lib.layers.dropout_forward`). Without dropout it has no effect.
     rng : int or np.random.Generator, optional
         Whole-net reproducibility: weights, and dropout masks unless ``seed`` fixes them, come from a
         private generator made from it (a fresh mask on every forward pass). With None, weights are

@@ -409,9 +409,13 @@ def dropout_forward(x, dropout_param):
         ``p``: probability of KEEPING a unit, in (0, 1] (required).
         ``mode``: 'train' or 'test' (required).
         ``seed``: optional int; the same seed gives the same mask on every call
-        (as in cs231n, so gradient checks see a fixed function). The mask is
-        drawn from ``np.random.RandomState(seed)``, the stream cs231n's
-        ``np.random.seed(seed)`` gives, without touching numpy's global state.
+        (as in cs231n, so gradient checks see a fixed function). Exactly as
+        cs231n's ``dropout_forward`` does, it calls ``np.random.seed(seed)`` and
+        draws the mask from numpy's *global* generator, which it therefore
+        leaves reseeded and advanced: cs231n-compatible cells that draw from the
+        global generator after a seeded forward pass (the Dropout notebook's
+        nets built one after another) get cs231n's numbers. Use ``rng`` to
+        leave the global generator alone.
         ``rng``: optional ``np.random.Generator``; a fresh mask from it on every
         call. With neither, masks come from numpy's global generator.
 
@@ -434,7 +438,8 @@ def dropout_forward(x, dropout_param):
     if mode == "test":
         return x, (dropout_param, None)
     if dropout_param.get("seed") is not None:
-        uniform = np.random.RandomState(dropout_param["seed"]).rand(*x.shape)
+        np.random.seed(dropout_param["seed"])  # cs231n's order: reseed the global generator, then draw
+        uniform = np.random.rand(*x.shape)
     elif dropout_param.get("rng") is not None:
         uniform = dropout_param["rng"].random(x.shape)
     else:

@@ -45,7 +45,8 @@ def submissions(tmp_path):
 @pytest.mark.parametrize("argv, words", [
     (["--help"], ["grade", "check", "validate", "release"]),
     (["validate", "--help"], ["examples:", "--run", "structure", "manifest", "leaks", "drift", "exit codes"]),
-    (["grade", "--help"], ["examples:", "--scheduler", "--workers", "--timeout", "results.json", "grades.csv"]),
+    (["grade", "--help"], ["examples:", "--scheduler", "--workers", "--timeout", "results.json", "grades.csv",
+                           "--cifar10-dir", "manual_max", "SyntheticDataWarning"]),
     (["check", "--help"], ["examples:", "from course_lib.check import check; check()"]),
     (["release", "--help"], ["examples:", "ASSIGNMENT"]),
 ])
@@ -70,6 +71,31 @@ def test_unknown_assignment_lists_the_known_ones(capsys, course, submissions):
 def test_missing_submissions_folder(capsys, course, tmp_path):
     code, _, err = run(["grade", "tiny", tmp_path / "nope", "--course", course], capsys)
     assert code == 2 and "submissions not found" in err
+
+
+@pytest.mark.cifar
+def test_cifar10_dir_defaults_to_the_graders_variable_and_reaches_the_grading_options(
+        capsys, course, submissions, cifar10_dir, tmp_path, monkeypatch):
+    from autograder import batch
+
+    seen = []
+
+    def fake_grade(*args, options, **kwargs):
+        seen.append(options.cifar10_dir)
+        return batch.BatchSummary("tiny", tmp_path)
+
+    monkeypatch.setattr(batch, "grade_assignment", fake_grade)
+    monkeypatch.setenv("COURSE_CIFAR10_DIR", str(cifar10_dir))
+    for extra in ([], ["--cifar10-dir", ""], ["--cifar10-dir", cifar10_dir]):
+        code, _, err = run(["grade", "tiny", submissions, "--course", course, *extra], capsys)
+        assert code == 0, err
+    assert seen == [str(cifar10_dir.resolve()), None, str(cifar10_dir.resolve())]
+    monkeypatch.delenv("COURSE_CIFAR10_DIR")
+    code, _, _ = run(["grade", "tiny", submissions, "--course", course], capsys)
+    assert code == 0 and seen[-1] is None  # no CIFAR-10 configured: the synthetic stand-in
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(["grade", "tiny", submissions, "--course", course, "--cifar10-dir", tmp_path / "empty"], capsys)
+    assert code == 2 and err.startswith(f"error: --cifar10-dir {tmp_path / 'empty'}") and "synthetic" in err
 
 
 def test_bad_option_values_are_usage_errors(capsys, course, submissions):
@@ -208,7 +234,11 @@ def test_grade_command_end_to_end(course, submissions, tmp_path):
     assert mode in ("namespaces", "user namespaces", "separate uid")  # the tests run where code is isolated
     assert f"Student code isolation: {alice['extra_data']['isolation']} (1 submission)." in proc.stdout
     lines = (out / "grades.csv").read_text().splitlines()
-    assert lines[0] == "student,assignment,score,max_score,test_square,test_add,explain,isolation"
+    # score and max_score: autograded points; manual_max: graded by hand, its question's column empty
+    assert lines[0] == "student,assignment,score,max_score,manual_max,test_square,test_add,explain,isolation"
+    assert lines[1].startswith("alice,tiny,3,3,1,2,1,,")
+    assert "Mean autograded score: 1.50 / 3 (grades.csv: score, max_score)." in proc.stdout  # alice 3, bob 0
+    assert "Graded by hand: 1 more point, pending" in proc.stdout
     assert lines[1].startswith("alice,") and lines[1].endswith(f",{mode}")
     assert lines[2].startswith("bob,") and lines[2].endswith(",")  # no notebook, no kernel: no isolation
     assert (course / "gradebook.db").is_file()

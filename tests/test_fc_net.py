@@ -49,18 +49,15 @@ def _published_reg_loop(**kwargs):
 
 
 def _published_dropout_loop():
-    """The Dropout notebook's ``for dropout_keep_ratio in [1, 0.75, 0.5]`` models (mask seed 123)."""
+    """The Dropout notebook's ``for dropout_keep_ratio in [1, 0.75, 0.5]`` models (mask seed 123), each built
+    and then run once (``model.loss(X, y)``) in the loop, as the notebook does: a seeded forward pass reseeds
+    numpy's global generator, which the next model's weights are drawn from."""
     x, y = _published_data()
     models = {}
     for keep in (1, 0.75, 0.5):
-        if keep == 0.5:
-            # cs231n's dropout_forward called np.random.seed(123) and drew the last (N, H2) mask of the
-            # keep=0.75 model from the global generator before this model's weights were drawn; ours
-            # draws masks from a private RandomState(123), so that global draw is replayed here.
-            np.random.seed(123)
-            np.random.rand(N, H2)
         models[keep] = FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, weight_scale=5e-2,
                                          dtype=np.float64, dropout_keep_ratio=keep, seed=123)
+        models[keep].loss(x, y)
     return x, y, models
 
 

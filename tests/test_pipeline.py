@@ -6,8 +6,10 @@ course of ``grading_fixture``; each test checks one property of what it wrote.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -192,6 +194,31 @@ def test_steps_one_by_one_on_a_kernel_killing_cell(tmp_path):
         pipeline._cleanup(state)
 
 
+@pytest.mark.cifar
+def test_kernels_read_the_configured_cifar10_else_the_synthetic_set_and_feedback_carries_no_data_warning(
+        tmp_path, cifar10_dir):
+    """The course's CIFAR-10 reaches the kernel read-only (GradingOptions.cifar10_dir); without one the kernel
+    uses the synthetic stand-in. Either way the student's page has no SyntheticDataWarning (its advice to
+    download CIFAR-10 is for the student's own machine) and the verdicts are the same."""
+    course = fx.make_course(tmp_path / "course")
+    shutil.copytree(REPO / "release" / "fc_nets" / "course_lib", course / "release" / fx.ASSIGNMENT / "course_lib")
+    nb = fx.notebook(square_body=fx.SQUARE_SOLUTION, add_body=fx.ADD_SOLUTION, extra_cells=[nbformat.v4.new_code_cell(
+        "import os\nfrom course_lib.data import get_CIFAR10_data, resolve_cifar10_dir\n"
+        "data = get_CIFAR10_data(50, 10, 10)\nprint('KIND', resolve_cifar10_dir().kind, data['X_train'].shape)")])
+    results = {}
+    for name, where in (("synthetic", None), ("course", str(cifar10_dir))):
+        job = dataclasses.replace(_job(course, "solution"), submission=fx.as_bytes(nb),
+                                  options=dataclasses.replace(OPTIONS, cifar10_dir=where))
+        results[name] = pipeline.grade_submission(job)
+    for name, kind in (("synthetic", "synthetic"), ("course", "environment")):
+        page = html.unescape(results[name]["feedback_html"])
+        assert f"KIND {kind} (50, 3, 32, 32)" in page, name
+        assert "SyntheticDataWarning" not in page and "course_lib.data download" not in page, name
+    verdicts = {name: [(t["grade_id"], t["status"], t["score"]) for t in r["tests"]] for name, r in results.items()}
+    assert verdicts["synthetic"] == verdicts["course"]
+    assert results["course"]["score"] == results["synthetic"]["score"] == fx.expected_score("solution")
+
+
 # --------------------------------------------------------------------------- a whole batch
 
 @pytest.fixture(scope="module")
@@ -252,7 +279,8 @@ def test_summary_counts_everyone_and_lists_faults(batch):
                              "non_utf8", "partial", "test_kills_kernel")} <= faulty
     assert sid("solution") not in faulty and sid("blank") not in faulty
     text = "\n".join(s.lines())
-    assert f"Mean autograded score: {s.mean_score:.2f} / 3." in text
+    assert f"Mean autograded score: {s.mean_score:.2f} / 3 (grades.csv: score, max_score)." in text
+    assert s.manual_max == 1 and "Graded by hand: 1 more point, pending" in text
 
 
 @pytest.mark.parametrize("kind, grade_id, words", [

@@ -24,6 +24,7 @@ from autograder.results import (
     atomic_write,
     grades_row,
     gradescope_results,
+    max_points,
     validate_results,
     write_grades_csv,
 )
@@ -74,12 +75,26 @@ def test_results_json_follows_the_gradescope_format(course):
     validate_results(doc)
     assert doc["score"] == 2 and doc["visibility"] == "visible" and doc["stdout_visibility"] == "hidden"
     assert isinstance(doc["execution_time"], int)
-    assert [(t["name"], t["score"], t["max_score"], t.get("status")) for t in doc["tests"]] == [
-        ("test_square", 2, 2, "passed"), ("test_add", 0, 1, "failed"), ("explain (graded by hand)", 0, 1, None)]
+    assert [(t["name"], t.get("score"), t["max_score"], t.get("status")) for t in doc["tests"]] == [
+        ("test_square", 2, 2, "passed"), ("test_add", 0, 1, "failed"), ("explain (graded by hand)", None, 1, None)]
     assert doc["tests"][1]["output"] == "add(2, 3) should be 5"
     assert doc["tests"][2]["output"] == "pending manual grading"
     assert doc["extra_data"]["fingerprint"] == "f" * 64 and doc["extra_data"]["student"] == "alice"
     assert "Autograded score: 2 / 3" in doc["output"]
+
+
+def test_manual_questions_are_pending_with_their_points_apart_from_the_autograded_ones(course):
+    """Issue 12 point 5: a manually graded question is not a 0 and has a status Gradescope's format allows
+    (none: the format knows only passed/failed); its points count apart from the autograded score."""
+    doc = gradescope_results(_graded_by_hand(course))
+    validate_results(doc)
+    explain = doc["tests"][2]
+    assert "score" not in explain and "status" not in explain and explain["max_score"] == 1
+    assert explain["extra_data"]["status"] == "pending" and "pending" in explain["output"]
+    assert max_points(doc) == (3.0, 1.0) and doc["score"] == 2
+    assert "Autograded score: 2 / 3 (plus 1 point graded by hand, pending)." in doc["output"]
+    row = grades_row(doc)
+    assert (row["score"], row["max_score"], row["manual_max"], row["explain"]) == (2, 3, 1, "")
 
 
 def _no_notebook_result(course: Path, student: str) -> dict:
@@ -94,7 +109,7 @@ def test_fault_result_is_valid_and_says_why(course):
     doc = gradescope_results(_no_notebook_result(course, "bob"))
     validate_results(doc)
     assert doc["score"] == 0 and doc["extra_data"]["grader_error"] is False
-    assert all(t["score"] == 0 for t in doc["tests"])
+    assert [t.get("score") for t in doc["tests"]] == [0, 0, None]  # the written answer: pending, not a 0
     assert doc["tests"][0]["output"] == "no notebook found"
 
 
@@ -154,10 +169,12 @@ def test_grades_csv_loads_in_pandas(course, tmp_path):
     path = tmp_path / "grades.csv"
     write_grades_csv(path, [grades_row(d) for d in docs], ["test_square", "test_add", "explain"])
     df = pd.read_csv(path)
-    assert list(df.columns) == ["student", "assignment", "score", "max_score", "test_square", "test_add", "explain",
-                                "isolation"]
+    assert list(df.columns) == ["student", "assignment", "score", "max_score", "manual_max", "test_square",
+                                "test_add", "explain", "isolation"]
     assert list(df["student"]) == ["alice", "bob", "carol", "dave"]
-    assert list(df["score"].fillna(-1)) == [2, 2, 0, -1] and list(df["max_score"]) == [4, 4, 4, 4]
+    # score / max_score: autograded points (2 + 1); manual_max: the written answer's point
+    assert list(df["score"].fillna(-1)) == [2, 2, 0, -1] and list(df["max_score"]) == [3, 3, 3, 3]
+    assert list(df["manual_max"]) == [1, 1, 1, 1]
     assert list(df["test_square"].fillna(-1)) == [2, 2, 0, -1]  # dave: a grader error, not graded
     assert df["explain"].isna().all()  # pending manual grading
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import ast
 import base64
+import hashlib
 import os
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,8 +29,10 @@ from autograder.sandbox import (
     KernelTimeout,
     Limits,
     StudentKernel,
+    data_mount,
     namespace_support,
 )
+from course_lib.data import get_CIFAR10_data
 
 NAMESPACES, WHY_NOT = namespace_support()
 needs_namespaces = pytest.mark.skipif(not NAMESPACES, reason=f"namespace isolation unavailable: {WHY_NOT}")
@@ -371,3 +376,100 @@ def test_plan_binds_a_venv_inside_the_hidden_repo_but_hides_installed_packages(t
         sb.build_plan(tmp_path / "staging", work, [repo], [repo], Limits(), ["python"], {}, 5)
     with pytest.raises(KernelError, match="contains the hidden path"):
         sb.build_plan(tmp_path / "staging", tmp_path, [], [repo], Limits(), ["python"], {}, 5)
+
+
+# ---------------------------------------------------------------------------------------------------
+# data directories: read-only, named by an environment variable
+# ---------------------------------------------------------------------------------------------------
+
+_READ_DATA_CELL = """
+import hashlib, os, warnings
+warnings.simplefilter("error")  # a SyntheticDataWarning (or any other) would fail the cell
+from course_lib.data import get_CIFAR10_data, resolve_cifar10_dir
+where = resolve_cifar10_dir()
+data = get_CIFAR10_data(100, 10, 10)
+print("KIND", where.kind, "PATH", where.path, "SHA", hashlib.sha256(data["X_train"].tobytes()).hexdigest())
+for name, mode in (("data_batch_1", "ab"), ("new_file", "w")):
+    try:
+        with open(os.path.join(os.environ["COURSE_CIFAR10_DIR"], name), mode) as f:
+            f.write("x")
+        print("WROTE", name)
+    except OSError as exc:
+        print("DENIED", name, exc.errno)
+"""
+
+
+@pytest.mark.cifar
+def test_kernel_reads_its_data_dir_read_only_through_its_variable(cifar10_dir, tmp_path):
+    # A copy that every uid may write: only the sandbox's read-only bind can stop the kernel writing it.
+    data = tmp_path / "cifar-10-batches-py"
+    shutil.copytree(cifar10_dir, data)
+    for p in [data, *data.iterdir()]:
+        os.chmod(p, 0o777 if p.is_dir() else 0o666)
+    os.chmod(tmp_path, 0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    with StudentKernel(work, extra_paths=[REPO / "release" / "fc_nets"], data_dirs={"COURSE_CIFAR10_DIR": data},
+                       env={"COURSE_SYNTHETIC_WARNING": "off"}, limits=Limits(cell_timeout=60)) as k:
+        out = stdout(run_ok(k, _READ_DATA_CELL))
+        isolation = k.isolation
+    want = get_CIFAR10_data(100, 10, 10, cifar10_dir=cifar10_dir)
+    assert f"KIND environment PATH {data_mount(0) if NAMESPACES else data}" in out, (isolation, out)
+    assert f"SHA {hashlib.sha256(want['X_train'].tobytes()).hexdigest()}" in out
+    assert "WROTE" not in out and "DENIED data_batch_1" in out and "DENIED new_file" in out
+    assert (data / "data_batch_1").read_bytes() == (cifar10_dir / "data_batch_1").read_bytes()
+    assert not (data / "new_file").exists()
+
+
+def test_kernel_without_data_dir_uses_the_silenced_synthetic_stand_in(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    cell = _READ_DATA_CELL.split("for name")[0]
+    with StudentKernel(work, extra_paths=[REPO / "release" / "fc_nets"], env={"COURSE_SYNTHETIC_WARNING": "off"},
+                       limits=Limits(cell_timeout=60)) as k:
+        out = stdout(run_ok(k, cell))
+    assert "KIND synthetic PATH None" in out
+
+
+def test_separate_uid_mode_refuses_a_data_dir_it_cannot_read_or_could_write_before_changing_permissions(
+        tmp_path, monkeypatch):
+    import autograder.sandbox as sb
+
+    data = Path(tempfile.mkdtemp(prefix="ag-data-test-"))  # under /tmp (1777), not pytest's 0700 folders
+    try:
+        secret = data / "data_batch_1"
+        secret.write_text("x")
+        os.chmod(data, 0o755)
+        os.chmod(secret, 0o600)
+        assert sb._data_dir_problem(data) == f"{secret} is not readable by others"
+        os.chmod(secret, 0o666)
+        assert sb._data_dir_problem(data) == f"{secret} is writable by others"
+        os.chmod(secret, 0o644)
+        assert sb._data_dir_problem(data) is None
+        assert "not readable by others" in sb._data_dir_problem(tmp_path)  # pytest's base folder is 0700
+        os.chmod(secret, 0o600)
+        monkeypatch.setattr(sb, "isolation_support", lambda: ("uid", "testing"))
+        monkeypatch.setattr(sb, "lock_down", lambda *a: pytest.fail("permissions changed before the refusal"))
+        with pytest.raises(KernelError, match=r"must be able to read the data directory .*chmod -R o\+rX,o-w"):
+            StudentKernel(tmp_path, data_dirs={"COURSE_CIFAR10_DIR": data}).start()
+    finally:
+        shutil.rmtree(data)
+
+
+def test_data_dirs_and_env_may_not_replace_the_kernels_own_variables(tmp_path):
+    with pytest.raises(KernelError, match="PATH"):
+        StudentKernel(tmp_path, env={"PATH": "/evil"})
+    with pytest.raises(KernelError, match="is not a directory"):
+        StudentKernel(tmp_path, data_dirs={"COURSE_CIFAR10_DIR": tmp_path / "missing"}).start()
+
+
+def test_plan_binds_data_dirs_read_only(tmp_path):
+    import autograder.sandbox as sb
+
+    work, data = tmp_path / "work", tmp_path / "data"
+    work.mkdir()
+    data.mkdir()
+    plan = sb.build_plan(tmp_path / "staging", work, [], [], Limits(), ["python"], {}, 5, data_dirs=[data])
+    assert {"src": str(data.resolve()), "dst": data_mount(0), "ro": True} in plan["binds"]
+    with pytest.raises(KernelError, match="hidden path"):
+        sb.build_plan(tmp_path / "staging", work, [], [data], Limits(), ["python"], {}, 5, data_dirs=[data])

@@ -75,9 +75,28 @@ def _listening_server():
     return srv, srv.getsockname()[1], accepted
 
 
-def _probe_cell(targets: dict[str, Path], port: int) -> str:
+#: With a course CIFAR-10 (--cifar10-dir): the kernel must read it through COURSE_CIFAR10_DIR and not write it.
+_DATA_PROBE = (
+    "DATA_PROBLEMS = []\n"
+    "data_dir = os.environ.get('COURSE_CIFAR10_DIR', '')\n"
+    "try:\n"
+    "    with open(os.path.join(data_dir, 'batches.meta'), 'rb') as f:\n"
+    "        f.read(100)\n"
+    "    print('DATA-READ ok')\n"
+    "except OSError as e:\n"
+    "    DATA_PROBLEMS.append('read')\n"
+    "    print('DATA-READ failed', type(e).__name__)\n"
+    "try:\n"
+    "    open(os.path.join(data_dir, 'new_file'), 'w').close()\n"
+    "    DATA_PROBLEMS.append('write')\n"
+    "    print('DATA-WRITE possible')\n"
+    "except OSError as e:\n"
+    "    print('DATA-WRITE refused', type(e).__name__)\n")
+
+
+def _probe_cell(targets: dict[str, Path], port: int, data: bool = False) -> str:
     return (
-        "import os, socket\nPROBE_LEAKS = []\n"
+        "import os, socket\nPROBE_LEAKS = []\n" + (_DATA_PROBE if data else "DATA_PROBLEMS = []\n") +
         f"for name, path in {({k: str(v) for k, v in targets.items()})!r}.items():\n"
         "    try:\n"
         "        with open(path, 'rb') as f:\n"
@@ -118,11 +137,13 @@ def test_user():
         subprocess.run(["userdel", TEST_USER], check=False)
 
 
-def _make_project(root: Path, port: int, owner: pwd.struct_passwd | None) -> dict[str, Path]:
-    """Project copy + course + venv + submissions under ``root`` (in /tmp); ``owner`` gets all of it."""
+def _make_project(root: Path, port: int, owner: pwd.struct_passwd | None,
+                  cifar10: Path | None = None) -> dict[str, Path]:
+    """Project copy + course + venv + submissions under ``root`` (in /tmp); ``owner`` gets all of it. With
+    ``cifar10``, a copy of it inside the course folder is graded with (``--cifar10-dir``) and probed."""
     proj = root / "project"
-    shutil.copytree(REPO / "autograder", proj / "autograder",
-                    ignore=shutil.ignore_patterns("__pycache__", "examples"))
+    for package in ("autograder", "course_lib"):  # the CLI imports course_lib (the student-side check, data)
+        shutil.copytree(REPO / package, proj / package, ignore=shutil.ignore_patterns("__pycache__"))
     gf.make_course(proj)
     (proj / "gradebook.db").write_text(GRADEBOOK_CANARY)
     venv = proj / ".venv"  # inside the project, as scripts/setup.sh makes it, and under /tmp
@@ -140,25 +161,31 @@ def _make_project(root: Path, port: int, owner: pwd.struct_passwd | None) -> dic
                "checkout_checks": REPO / "autograder" / "checks" / "__init__.py",
                "gradebook": proj / "gradebook.db", "peer_submission": subs / "bob.ipynb"}
     # Its add() is right only while nothing leaked: one file read costs it test_add's point.
-    probe = gf.notebook(square_body=gf.SQUARE_SOLUTION, add_body="    return a + b + len(PROBE_LEAKS)\n")
-    probe.cells.insert(1, nbformat.v4.new_code_cell(_probe_cell(targets, port)))
+    probe = gf.notebook(square_body=gf.SQUARE_SOLUTION,
+                        add_body="    return a + b + len(PROBE_LEAKS) + len(DATA_PROBLEMS)\n")
+    probe.cells.insert(1, nbformat.v4.new_code_cell(_probe_cell(targets, port, data=cifar10 is not None)))
+    extra = {}
+    if cifar10 is not None:
+        extra["cifar10"] = proj / "data" / "cifar-10-batches-py"
+        shutil.copytree(cifar10, extra["cifar10"])
     (subs / "probe.ipynb").write_bytes(gf.as_bytes(probe))
     if owner is not None:
         for dirpath, dirnames, filenames in os.walk(root):
             for n in [".", *dirnames, *filenames]:
                 os.lchown(os.path.join(dirpath, n), owner.pw_uid, owner.pw_gid)
-    return {"project": proj, "python": venv / "bin" / "python", "subs": subs, "out": proj / "grading-out"}
+    return {"project": proj, "python": venv / "bin" / "python", "subs": subs, "out": proj / "grading-out", **extra}
 
 
 def _grade_cmd(p: dict[str, Path]) -> list[str]:
     return [str(p["python"]), "-m", "autograder", "grade", gf.ASSIGNMENT, str(p["subs"]), "--course",
             str(p["project"]), "--out", str(p["out"]), "--workers", "0", "--no-gradebook", "--no-progress",
-            "--timeout", "60"]
+            "--timeout", "60", *(["--cifar10-dir", str(p["cifar10"])] if "cifar10" in p else [])]
 
 
 def _check_graded(p: dict[str, Path], r: subprocess.CompletedProcess, mode: str) -> None:
     """The common assertions of an isolation test: the mode is reported and recorded, and every submission
-    gets full marks -- the probe's only if none of the files it tried could be read."""
+    gets full marks -- the probe's only if none of the files it tried could be read (and, with a course
+    CIFAR-10, only if it could read that and not write it)."""
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"Student code isolation: {mode}: " in r.stdout, r.stdout
     grades = pd.read_csv(p["out"] / "grades.csv").set_index("student")
@@ -167,7 +194,10 @@ def _check_graded(p: dict[str, Path], r: subprocess.CompletedProcess, mode: str)
         doc = json.loads((p["out"] / student / "results.json").read_text())
         assert doc["score"] == gf.AUTO_MAX, (student, doc["output"], doc["tests"])
         assert doc["extra_data"]["isolation"].startswith(mode + ": ")
-    assert GRADEBOOK_CANARY not in (p["out"] / "probe" / "feedback.html").read_text()
+    page = (p["out"] / "probe" / "feedback.html").read_text()
+    assert GRADEBOOK_CANARY not in page
+    if "cifar10" in p:  # the probe's full marks say it read COURSE_CIFAR10_DIR and could not write there
+        assert not (p["cifar10"] / "new_file").exists()
 
 
 @linux_root
@@ -188,13 +218,14 @@ def test_ordinary_user_grades_in_user_namespaces_from_tmp(scratch, test_user):
 
 
 @linux_root
-def test_root_grades_in_namespaces_with_project_and_venv_under_tmp(scratch):
+@pytest.mark.cifar
+def test_root_grades_in_namespaces_with_project_and_venv_under_tmp(scratch, cifar10_dir):
     """Root namespace mode: the sandbox's fresh /tmp is mounted first, the venv under /tmp bound after it."""
     if SYSTEM_PYTHON is None or isolation_support()[0] != "namespaces":
         pytest.skip("needs a system python3 and root namespaces")
     srv, port, accepted = _listening_server()
     with srv:
-        p = _make_project(scratch, port, None)
+        p = _make_project(scratch, port, None, cifar10=cifar10_dir)
         r = subprocess.run(_grade_cmd(p), cwd=p["project"], capture_output=True, text=True, timeout=900,
                            env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
     _check_graded(p, r, "namespaces")
@@ -202,8 +233,10 @@ def test_root_grades_in_namespaces_with_project_and_venv_under_tmp(scratch):
 
 
 @linux_root
-def test_container_without_cap_sys_admin_grades_under_a_uid_of_its_own(scratch):
-    """Root without CAP_SYS_ADMIN (unshare fails, as in Docker): a uid of its own, secrets unreadable."""
+@pytest.mark.cifar
+def test_container_without_cap_sys_admin_grades_under_a_uid_of_its_own(scratch, cifar10_dir):
+    """Root without CAP_SYS_ADMIN (unshare fails, as in Docker): a uid of its own, secrets unreadable; the
+    course's CIFAR-10 inside the (locked-down) course folder stays readable, and only readable."""
     if SYSTEM_PYTHON is None or shutil.which("capsh") is None:
         pytest.skip("needs a system python3 and capsh (libcap2-bin, installed by scripts/setup.sh test)")
     root = scratch
@@ -212,7 +245,7 @@ def test_container_without_cap_sys_admin_grades_under_a_uid_of_its_own(scratch):
     srv, port, accepted = _listening_server()
     try:
         with srv:
-            p = _make_project(root, port, None)
+            p = _make_project(root, port, None, cifar10=cifar10_dir)
             cmd = [shutil.which("capsh"), "--drop=cap_sys_admin", "--", "-c", shlex.join(_grade_cmd(p))]
             r = subprocess.run(cmd, cwd=p["project"], capture_output=True, text=True, timeout=900,
                                env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})

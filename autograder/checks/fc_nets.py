@@ -55,6 +55,7 @@ __all__ = [
     "check_rmsprop",
     "check_adam",
     "OVERFIT_ARCHITECTURES",
+    "OVERFIT_DATA_SEED",
 ]
 
 _FORWARD_TOL = 1e-9
@@ -333,16 +334,28 @@ OVERFIT_ARCHITECTURES = MappingProxyType({"three_layer": (100, 100), "five_layer
 _OVERFIT_RUNS = 3
 
 
+#: Seed of the synthetic images the overfitting check trains on (the loaders' offline default).
+OVERFIT_DATA_SEED = 0
+
+
 def _overfit_data() -> dict[str, np.ndarray]:
-    data_mod = reference("data")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = data_mod.get_CIFAR10_data(num_training=50, num_validation=10, num_test=0, dtype=np.float32)
-    return {k: data[k] for k in ("X_train", "y_train", "X_val", "y_val")}
+    """The 50 training (and 10 validation) images of the overfitting check, fixed by the grader.
+
+    Always the synthetic stand-in (:func:`course_lib.data.synthetic_cifar10`, seed :data:`OVERFIT_DATA_SEED`),
+    never whatever CIFAR-10 copy the grading machine has, so that a verdict cannot depend on the machine;
+    laid out as ``get_CIFAR10_data`` returns it (channels first, float32, centred on the 50 training images'
+    mean): the first 50 images a student's notebook loads offline.
+    """
+    X, y, _, _ = reference("data").synthetic_cifar10(num_train=60, num_test=0, seed=OVERFIT_DATA_SEED)
+    images = X.transpose(0, 3, 1, 2).astype(np.float32)  # (N, 32, 32, 3) -> (N, 3, 32, 32)
+    images -= images[:50].mean(axis=0, dtype=np.float64)
+    return {"X_train": images[:50], "y_train": y[:50], "X_val": images[50:], "y_val": y[50:]}
 
 
 def check_overfit_settings(overfit_settings: Callable) -> None:
     """Train the reference nets with the student's settings: 100 % training accuracy on 50 images.
+
+    The images are fixed by the grader (:func:`_overfit_data`), whatever data the grading machine has.
 
     Each architecture is trained from :data:`_OVERFIT_RUNS` random initializations (20 epochs, batches of
     25, plain SGD); the settings pass when at least two of them reach 100 % training accuracy.
@@ -381,8 +394,10 @@ def check_overfit_settings(overfit_settings: Callable) -> None:
         if reached < 2:
             raise AssertionError(
                 f"{where}['{arch}']: with these settings the {len(hidden) + 1}-layer net reached 100% training "
-                f"accuracy in {reached} of {done} runs (2 of {_OVERFIT_RUNS} needed). Plot the loss: flat means "
-                "the weights or the learning rate are too small, exploding means too large.")
+                f"accuracy in {reached} of {done} runs (2 of {_OVERFIT_RUNS} needed) on the grader's 50 images "
+                f"(the synthetic stand-in, course_lib.data.synthetic_cifar10 with seed {OVERFIT_DATA_SEED}: what "
+                "your notebook loads without CIFAR-10). Plot the loss: flat means the weights or the learning rate "
+                "are too small, exploding means too large.")
 
 
 # ---------------------------------------------------------------------------------------------------
