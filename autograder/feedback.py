@@ -339,8 +339,8 @@ def _fmt_points(x: float) -> str:
 
 
 def _points(test) -> str:
-    """``score / points`` of a test; ``- / points`` when it was not graded (grader error)."""
-    score = "-" if _get(test, "status") == "error" else _fmt_points(_get(test, "score"))
+    """``score / points`` of a test; ``- / points`` when it has no score yet (grader error, pending manual grading)."""
+    score = "-" if _get(test, "status") in ("error", "pending") else _fmt_points(_get(test, "score"))
     return f"{score} / {_fmt_points(_get(test, 'points'))}"
 
 

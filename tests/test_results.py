@@ -209,6 +209,7 @@ def test_feedback_places_results_after_their_cells_with_summary_first(course):
     explain_box = page.index("id='ag-explain'")
     assert summary < square_cell < square_box < add_def < add_box < explain_box
     assert "add(2, 3) should be 5" in page and "pending manual grading" in page
+    assert "<td>- / 1</td>" in page and "(- / 1 points)" in page  # the written answer: no score yet, not a 0
     assert fx.HIDDEN_CANARY not in page
 
 
