@@ -235,7 +235,8 @@ class TestOutcome:
     """Verdict of one graded cell: ``passed`` iff the cell ran without exception in time.
 
     ``message`` is student-facing: an assertion's message, the student's exception with their
-    traceback, "timed out after N s", why the kernel died, or a short "error while checking".
+    traceback, "timed out after N s", why the kernel died, "what your code returned could not be
+    checked" (a value that broke the check), or "error while checking" (the test cell's own bug).
     """
 
     __test__ = False  # not a pytest test class
@@ -405,8 +406,11 @@ def run_graded_cell(kernel: StudentKernel, source: str, *, timeout: float,
         return outcome(False, _scrub(message, 4000))
     except AssertionError as exc:
         return outcome(False, _scrub(str(exc), 4000) or "a check failed")
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - grader code failed: short, no traceback
+    except (NameError, UnboundLocalError, ImportError) as exc:  # the test cell's own bug (a grader error)
         return outcome(False, f"error while checking: {type(exc).__name__}: {_scrub(str(exc))}")
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - what the student's code returned broke the check
+        return outcome(False, f"what your code returned could not be checked ({type(exc).__name__}: "
+                              f"{_scrub(str(exc))}): compare its type and shape with the docstring")
     if was_alive and not kernel.alive:
         return outcome(False, kernel.failure or "the kernel running your code stopped during this test")
     if time.monotonic() - t0 > timeout:
