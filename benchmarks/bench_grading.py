@@ -201,9 +201,12 @@ def fill_batch(submitted: Path, assignment: str, examples: dict[str, Path], n: i
 
 
 def _env(**extra: str) -> dict[str, str]:
-    """This environment with the repository first on PYTHONPATH (nbgrader_config.py imports the manifest)."""
+    """This environment with the repository first on PYTHONPATH (nbgrader_config.py imports the manifest) and
+    this interpreter's script folder first on PATH (nbgrader runs ``alembic`` by name; the venv need not be
+    activated)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), *filter(None, [env.get("PATH")])])
     env.update(extra)
     return env
 
