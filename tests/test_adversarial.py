@@ -28,6 +28,7 @@ import pytest
 
 from autograder.pipeline import GradingOptions
 from autograder.results import validate_results
+from autograder.sandbox import TMPFS_INODES
 
 PREFIX = "a"
 OPTIONS = GradingOptions(cell_timeout=30.0, test_timeout=60.0, submission_timeout=600.0)
@@ -324,6 +325,24 @@ for _path in ("huge.bin", "/tmp/huge.bin", "/dev/shm/huge.bin"):
 print("ATTACK-RAN huge files")
 """
 
+EMPTY_FILES = """\
+# Pin kernel memory that no byte limit counts: empty files (an inode and a dentry each) in the notebook's
+# folder and in /tmp, a million per folder if the file systems allow it.
+import os
+
+for _dir in ("many", "/tmp/many"):
+    os.makedirs(_dir, exist_ok=True)
+    _n = 0
+    try:
+        while _n < 1_000_000:
+            open(os.path.join(_dir, str(_n)), "w").close()
+            _n += 1
+        print("created", _n, "files in", _dir)
+    except OSError as exc:
+        print("stopped after", _n, "files in", _dir + ":", exc.strerror)
+print("ATTACK-RAN empty files")
+"""
+
 FAKE_OUTPUT = "FAKE-SAVED-OUTPUT-q9: all visible checks passed"
 OPTIMIZERS = {"sgd_momentum": ("velocity",), "sgd_nesterov_momentum": ("velocity",), "rmsprop": ("cache",),
               "adam": ("m", "v")}
@@ -475,6 +494,8 @@ CASES = [  # the slowest first (see adversarial_cases.student_id)
     ac.Case("signals", "signals ignored, settrace, custom exc handler, atexit, AssertionError", "wrong",
             ac.example("wrong", [SIGNAL_TRICKS])),
     ac.Case("hugefile", "writes 1 GiB files (RLIMIT_FSIZE)", "solution", ac.example("solution", [HUGE_FILE]), ALL),
+    ac.Case("emptyfiles", "a million empty files per folder (tmpfs inode caps)", "solution",
+            ac.example("solution", [EMPTY_FILES]), ALL),
     ac.Case("solution", "the solution notebook (control)", "solution", ac.example("solution"), ALL),
     ac.Case("blank", "the blank release (control)", "blank", ac.example("blank")),
     ac.Case("wrong", "wrong code for every exercise (control)", "wrong", ac.example("wrong")),
@@ -702,6 +723,10 @@ def test_process_and_file_limits_stop_bombs_cleanly(batch):
     assert "fork bomb stopped after" in out and "Resource temporarily unavailable" in out
     out = batch.outputs("hugefile")
     assert out.count("File too large") + out.count("No space left") == 3 and "wrote " not in out
+    out = batch.outputs("emptyfiles")  # both file systems run out of inodes long before a million files
+    stopped = re.findall(r"stopped after (\d+) files in \S+: No space left on device", out)
+    assert len(stopped) == 2 and "created " not in out and ac.RAN in out, out
+    assert all(int(n) <= TMPFS_INODES for n in stopped), stopped
 
 
 def test_no_process_is_left_running(batch):
