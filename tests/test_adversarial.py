@@ -964,3 +964,31 @@ def test_hostile_text_and_replies_graded_in_process(in_process):
     assert in_process.results("solution")["score"] == 30
     assert [ln for ln in summary.lines() if TERMINAL_UNSAFE.search(ln)] == []
     assert any("\\x1b]0;PWNED-TITLE\\x07" in ln for ln in summary.lines())
+
+
+# --------------------------------------------------------------------------- odd file names in an LMS zip (issue 8.5)
+
+def test_odd_zip_entry_names_are_handled_per_submission(tmp_path):
+    """A zip whose entries have a 300-byte name and a ``..`` path: each is graded as its own submission (the
+    long name shortened, the path kept inside the extraction folder), none ends the run."""
+    import zipfile
+
+    from autograder.batch import grade_assignment
+
+    examples = ac.REPO / "autograder" / "examples" / ac.ASSIGNMENT
+    solution = (examples / "solution" / ac.ASSIGNMENT / ac.NOTEBOOK).read_bytes()
+    blank = (examples / "blank" / ac.ASSIGNMENT / ac.NOTEBOOK).read_bytes()
+    long_name = "x" * 300 + ".ipynb"
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(long_name, solution)
+        zf.writestr("../../escaped.ipynb", blank)
+    course = ac.make_course(tmp_path / "course")
+    summary = grade_assignment(ac.ASSIGNMENT, archive, course_dir=course, out_dir=tmp_path / "out", workers=0,
+                               options=OPTIONS, gradebook=False, progress=False)
+    assert summary.total == summary.graded == 2 and not summary.grader_errors, summary.lines()
+    scores = pd.read_csv(tmp_path / "out" / "grades.csv").set_index("student")["score"].to_dict()
+    assert sorted(scores.values()) == [0, 30], scores
+    long_id = next(s for s, v in scores.items() if v == 30)
+    assert long_id.startswith("xxxx") and len(long_id.encode()) < 255, long_id
+    assert not (tmp_path / "escaped.ipynb").exists() and not (tmp_path.parent / "escaped.ipynb").exists()
