@@ -398,6 +398,10 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
                                     str(extract)]))
         opts = GradingOptions(**{**options.__dict__, "hide": hide})
         grader = grader_fingerprint()
+        # The released files travel with each job (a remote Dask worker need not see the course) and are
+        # inputs of every verdict, so they are part of each fingerprint.
+        release_files = (read_tree_files(info.release_dir, skip_suffixes=(".ipynb",))
+                         if info.release_dir.is_dir() else None)
         rows: dict[str, dict] = {}
         todo: list[tuple[Submission, bytes | None, str]] = []
         for sub in subs:
@@ -408,7 +412,7 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
                 except OSError as exc:
                     sub.problems.append(f"the notebook could not be read ({exc.strerror})")
                     sub.path = None
-            fp = job_fingerprint(data, source_bytes, grader)
+            fp = job_fingerprint(data, source_bytes, grader, release_files=release_files, options=opts)
             old = read_results(out_dir / sub.student / "results.json")
             extra = (old or {}).get("extra_data", {})
             if (not force and old is not None and extra.get("fingerprint") == fp
@@ -420,10 +424,6 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
                 summary.faults.extend((sub.student, p) for p in extra.get("problems", []))
                 continue
             todo.append((sub, data, fp))
-
-        # The released files travel with each job: a remote Dask worker need not see the course.
-        release_files = (read_tree_files(info.release_dir, skip_suffixes=(".ipynb",))
-                         if info.release_dir.is_dir() else None)
 
         def jobs() -> Iterator[GradingJob]:
             for sub, data, fp in todo:

@@ -144,6 +144,33 @@ def test_fingerprint_changes_with_each_input():
                 job_fingerprint(b"", b"subsrc", "g")}) == 6
 
 
+def test_fingerprint_covers_the_released_files_and_the_options_but_not_the_hidden_paths():
+    files = {"course_lib/layers.py": b"def f(): pass\n", "README.md": b"read me"}
+    base = job_fingerprint(b"sub", b"src", "g", release_files=files, options=OPTIONS)
+    assert base == job_fingerprint(b"sub", b"src", "g", release_files=dict(reversed(files.items())),
+                                   options=GradingOptions(**{**OPTIONS.__dict__, "hide": ("/tmp/elsewhere",)}))
+    changed = [job_fingerprint(b"sub", b"src", "g", release_files={**files, "README.md": b"new"}, options=OPTIONS),
+               job_fingerprint(b"sub", b"src", "g", release_files={"README.md": b"read me"}, options=OPTIONS),
+               job_fingerprint(b"sub", b"src", "g", release_files=files,
+                               options=GradingOptions(**{**OPTIONS.__dict__, "memory_mb": 1024})),
+               job_fingerprint(b"sub", b"src", "g", release_files=files, options=None)]
+    assert len({base, *changed}) == 5
+
+
+def test_grader_fingerprint_covers_the_reference_library(monkeypatch, tmp_path):
+    """A fix to course_lib (the hidden checks' reference) re-grades, like a fix to the grader's own code."""
+    import course_lib
+    from autograder import pipeline
+
+    before = pipeline.grader_fingerprint()
+    copy = tmp_path / "course_lib"
+    shutil.copytree(Path(course_lib.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(course_lib, "__file__", str(copy / "__init__.py"))
+    assert pipeline.grader_fingerprint() == before
+    (copy / "layers.py").write_text((copy / "layers.py").read_text() + "\n# a fix\n")
+    assert pipeline.grader_fingerprint() != before
+
+
 def test_load_and_prepare_workdir_copy_only_the_notebook_and_released_files(tmp_path):
     course = fx.make_course(tmp_path / "course")
     (course / "release" / fx.ASSIGNMENT / ".secret").write_text("dotfiles are not copied")
