@@ -670,8 +670,10 @@ def _python_roots(hidden: list[Path], system: list[Path]) -> list[Path]:
 
     The prefixes (bound even inside a hidden directory: a venv in the repository holds no
     secrets), plus the entries of ``sys.path`` that the installation itself provides (site dirs
-    and ``.pth`` entries) unless hidden.  Other ``sys.path`` entries of the grader (the repo,
-    pytest's rootdir, scratch dirs) are not exposed.
+    and ``.pth`` entries) unless hidden -- or unless they belong to a virtual environment (a folder
+    with ``pyvenv.cfg`` above them), which holds no secrets either: e.g. a Dask worker's venv whose
+    ``.pth`` adds the site-packages of a venv inside the course repository.  Other ``sys.path``
+    entries of the grader (the repo, pytest's rootdir, scratch dirs) are not exposed.
     """
     prefixes = {_resolved(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
     site_dirs = _site_dirs()
@@ -680,7 +682,8 @@ def _python_roots(hidden: list[Path], system: list[Path]) -> list[Path]:
     for entry in sys.path:
         if entry and os.path.isabs(entry) and os.path.isdir(entry):
             p = _resolved(entry)
-            if p in provided and not any(_under(p, h) for h in hidden):
+            if p in provided and (not any(_under(p, h) for h in hidden)
+                                  or any((q / "pyvenv.cfg").is_file() for q in p.parents)):
                 cands.add(p)
     cands = {p for p in cands if not any(_under(p, s) for s in system) and p != Path("/")}
     return sorted(p for p in cands if not any(q != p and _under(p, q) for q in cands))

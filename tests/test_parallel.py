@@ -185,8 +185,10 @@ def _worker_env(folder: Path, user) -> Path:
     venv = folder / "venv"
     subprocess.run([SYSTEM_PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = next((venv / "lib").glob("python3*/site-packages"))
-    # addsitedir also runs the .pth files there (the editable install of this project)
-    (site / "project.pth").write_text(f"import site; site.addsitedir({SITE_PACKAGES!r})\n")
+    # The plain path line puts the packages on sys.path where the student kernel's sandbox binds them too (it
+    # reads .pth path lines, not code); addsitedir also runs the .pth files there (the editable install of this
+    # project, for the worker itself).
+    (site / "project.pth").write_text(f"{SITE_PACKAGES}\nimport site; site.addsitedir({SITE_PACKAGES!r})\n")
     (venv / "share").symlink_to(Path(sys.prefix) / "share")  # their data files (nbconvert's templates)
     for path in [folder, *folder.rglob("*")]:
         os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
