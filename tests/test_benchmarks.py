@@ -111,8 +111,8 @@ def test_workers_report_prints_the_ratio_default_over_in_process_and_the_choice(
                                         "--workers 0": _workers_result([41.0, 40.0, 44.0], scores),
                                         "--workers 2": _workers_result([60.0, 66.0, 70.0], scores)}, 4)
     text = "\n".join(lines)
-    # medians 42 / 41 and 66 / 41
-    assert "ratio workers default/--workers 0, batch 4: 1.02x (above target <= 1.0x" in text
+    # medians 42 / 41 and 66 / 41; fastest 40 / 40
+    assert "ratio workers default/--workers 0, batch 4: 1.02x (above target <= 1.0x; of the fastest runs 1.00x)" in text
     assert "--workers 2/--workers 0: 1.61x (context)" in text
     assert "default's choice: Workers: in-process (auto: 4 submission(s) to grade, fewer than 2 x 8)." in text
     assert "scores: the same in every run (9 runs of 4 students)" in text
