@@ -34,7 +34,7 @@ import nbformat
 
 from autograder.feedback import write_mathjax
 from autograder.gradebook import GradebookError, GradebookWriter
-from autograder.parallel import run_jobs
+from autograder.parallel import choose_workers, run_jobs
 from autograder.pipeline import (
     SETUP_FAILED,
     WRONG_ASSIGNMENT,
@@ -147,6 +147,9 @@ class BatchSummary:
         submissions.
     gradebook_db : str
         Where grades were recorded ("" without a gradebook).
+    workers : str
+        Who graded: in-process or how many local Dask workers, and why (see
+        :func:`autograder.parallel.choose_workers`), or the remote scheduler.
     """
 
     assignment: str
@@ -162,6 +165,7 @@ class BatchSummary:
     gradebook_problems: list[str] = field(default_factory=list)
     isolation: dict[str, int] = field(default_factory=dict)
     gradebook_db: str = ""
+    workers: str = ""
 
     def _count_score(self, student: str, doc: dict) -> None:
         auto_max, manual_max = max_points(doc)
@@ -185,6 +189,8 @@ class BatchSummary:
                f"up to date {self.skipped}, grader errors {len(self.grader_errors)}."]
         out.extend(f"Student code isolation: {text} ({n} submission{'' if n == 1 else 's'})."
                    for text, n in sorted(self.isolation.items()))
+        if self.workers:
+            out.append(self.workers)
         if self.scores:
             top = max(m for _, m in self.scores.values())
             out.append(f"Mean autograded score: {self.mean_score:.2f} / {top:g} (grades.csv: score, max_score).")
@@ -323,7 +329,7 @@ def _dumps(doc: dict) -> str:
 
 
 def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, out_dir: Path | None = None,
-                     workers: int = 2, scheduler: str | None = None,
+                     workers: int | None = None, scheduler: str | None = None,
                      options: GradingOptions | None = None, gradebook: bool = True,
                      force: bool = False, progress: bool = True,
                      grade: Callable[[GradingJob], dict] = grade_submission) -> BatchSummary:
@@ -339,8 +345,9 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
         The nbgrader course folder.
     out_dir : Path, optional
         Default ``<course>/grading-out/<assignment>``.
-    workers : int
-        Local Dask workers (0: grade in this process).
+    workers : int, optional
+        Local Dask workers (0: grade in this process); None chooses by the number of submissions to grade
+        and the usable CPUs (:func:`autograder.parallel.choose_workers`; a small batch in-process).
     scheduler : str, optional
         Address of a running Dask scheduler.
     options : GradingOptions, optional
@@ -424,6 +431,12 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
                 summary.faults.extend((sub.student, p) for p in extra.get("problems", []))
                 continue
             todo.append((sub, data, fp))
+
+        if scheduler is None:
+            choice = choose_workers(workers, len(todo))
+            workers, summary.workers = choice.workers, choice.describe()
+        else:
+            summary.workers = f"Workers: the Dask cluster at {scheduler}."
 
         def jobs() -> Iterator[GradingJob]:
             for sub, data, fp in todo:

@@ -174,8 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--course", type=Path, metavar="DIR",
                    help="nbgrader course folder with source/ and release/ (default: the current folder "
                         "if it has source/, else this repository)")
-    g.add_argument("--workers", type=_non_negative_int, default=min(os.cpu_count() or 1, 4), metavar="N",
-                   help="local Dask worker processes (default: %(default)s; 0 grades in this process)")
+    g.add_argument("--workers", type=_non_negative_int, default=None, metavar="N",
+                   help="local Dask worker processes; 0 grades in this process (default: chosen per batch, "
+                        "in this process for a small one, else up to one worker per CPU; the summary says which)")
     g.add_argument("--scheduler", metavar="ADDRESS",
                    help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (replaces --workers)")
     g.add_argument("--timeout", type=_positive(float), default=300.0, metavar="SECONDS",

@@ -9,7 +9,11 @@ results as they complete and is the only one that writes files and the gradebook
   must have this project installed (the grader and its hidden checks), but need not see the
   course folder: a job carries the submission, the source notebook and the released files
   (:attr:`autograder.pipeline.GradingJob.release_files`).
-* ``workers=0``: no Dask at all, grade in this process one by one (debugging).
+* ``workers=0``: no Dask at all, grade in this process one by one.
+* ``workers=None`` (the command line's default): :func:`choose_workers` picks by the number of
+  submissions to grade and the usable CPUs -- in this process for a small batch, where starting a
+  cluster costs more than a second worker gains (a batch of four: 42 s in-process, 65 s on two Dask
+  workers; ``benchmarks/bench_workers.py`` measures it).
 
 A worker that dies (killed, out of memory) loses its running task; the scheduler
 reschedules it on another worker (Dask's ``allowed-failures``), and each task also has
@@ -21,16 +25,90 @@ lost. At most a window of tasks is in flight, so submissions are read lazily.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 from autograder.pipeline import GradingJob, error_result, grade_submission
 
-__all__ = ["ParallelError", "run_jobs"]
+__all__ = ["ParallelError", "WorkerChoice", "MIN_JOBS_PER_WORKER", "MAX_AUTO_WORKERS", "usable_cpus",
+           "choose_workers", "run_jobs"]
+
+#: With ``workers=None``, each local Dask worker must get at least this many submissions; below two such
+#: shares the batch is graded in this process. Starting a cluster (worker processes that import the grader
+#: and compete for the same cores) costs about as much as grading a few submissions.
+MIN_JOBS_PER_WORKER = 8
+
+#: With ``workers=None``, at most this many local workers (one per usable CPU otherwise).
+MAX_AUTO_WORKERS = 4
 
 
 class ParallelError(RuntimeError):
     """The Dask cluster could not be started or reached."""
+
+
+@dataclass(frozen=True)
+class WorkerChoice:
+    """How many local workers grade a batch, and why.
+
+    Attributes
+    ----------
+    workers : int
+        Local Dask worker processes; 0 grades in this process.
+    reason : str
+        Why, for the summary (e.g. ``"auto: 4 submissions to grade, fewer than 2 x 8"``).
+    """
+
+    workers: int
+    reason: str
+
+    def describe(self) -> str:
+        """One line for the summary: ``Workers: in-process (auto: ...).``"""
+        how = "in-process" if self.workers == 0 else f"{self.workers} local Dask worker(s)"
+        return f"Workers: {how} ({self.reason})."
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def choose_workers(workers: int | None, n_jobs: int, cpus: int | None = None) -> WorkerChoice:
+    """The number of local workers for ``n_jobs`` submissions: ``workers`` as given, or chosen when None.
+
+    Chosen: one worker per :data:`MIN_JOBS_PER_WORKER` submissions, at most one per usable CPU and at most
+    :data:`MAX_AUTO_WORKERS`; fewer than two is in-process (one Dask worker only adds its start-up to
+    in-process grading). So a small batch is never slower than in-process, and a large one on a
+    multi-core machine gets one worker per core.
+
+    Parameters
+    ----------
+    workers : int or None
+        The user's ``--workers`` (kept, >= 0), or None to choose.
+    n_jobs : int
+        Submissions to grade (up-to-date ones excluded).
+    cpus : int, optional
+        Usable CPUs (default :func:`usable_cpus`).
+
+    Returns
+    -------
+    WorkerChoice
+    """
+    if workers is not None:
+        if workers < 0:
+            raise ValueError(f"workers={workers}: the number of local workers must be 0 (in-process) or more")
+        return WorkerChoice(workers, "as requested")
+    cpus = usable_cpus() if cpus is None else cpus
+    chosen = min(cpus, MAX_AUTO_WORKERS, n_jobs // MIN_JOBS_PER_WORKER)
+    if chosen < 2:
+        limit = (f"{n_jobs} submission(s) to grade, fewer than 2 x {MIN_JOBS_PER_WORKER}"
+                 if n_jobs < 2 * MIN_JOBS_PER_WORKER else "1 usable CPU")
+        return WorkerChoice(0, f"auto: {limit}")
+    return WorkerChoice(chosen, f"auto: {n_jobs} submissions to grade, {cpus} usable CPUs")
 
 
 def _serial(jobs: Iterable[GradingJob], grade: Callable[[GradingJob], dict]) -> Iterator[dict]:

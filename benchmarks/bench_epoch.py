@@ -16,15 +16,22 @@ machine hits all alike; an epoch's time is the sum of its segments. The median s
 reported with the ratio numpy/torch (target: <= 1.3x). The mean training loss of each epoch is printed
 as a sanity check that the implementations train alike.
 
+With ``--breakdown`` the script first times one minibatch step piece by piece, numpy and PyTorch side
+by side (:func:`breakdown`): the forward and backward pass, the net's matrix products alone, the
+optimizer step, and the optimizer step's memory traffic (the bytes Adam must at least move: read w, dw,
+m, v and write m, v, next_w) against the machine's copy bandwidth measured in the same run.
+
 Usage::
 
     python benchmarks/bench_epoch.py             # N=49000, 3 timed epochs each
     python benchmarks/bench_epoch.py --n 5000    # quicker
+    python benchmarks/bench_epoch.py --hidden 500 500 500 --n 20000 --breakdown   # the wide net, and why
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -35,7 +42,8 @@ from _common import positive_int
 from course_lib.fc_net import FullyConnectedNet
 from course_lib.optim import adam
 
-__all__ = ["TARGET_RATIO", "make_data", "NumpyTrainer", "TorchTrainer", "run", "report_lines", "main"]
+__all__ = ["TARGET_RATIO", "make_data", "NumpyTrainer", "TorchTrainer", "run", "report_lines", "copy_bandwidth",
+           "breakdown", "breakdown_lines", "main"]
 
 #: Acceptance target: a float32 numpy epoch within this factor of the PyTorch float32 epoch.
 TARGET_RATIO = 1.3
@@ -121,8 +129,115 @@ class TorchTrainer:
         return total
 
 
+def copy_bandwidth(megabytes=256, repeat=5):
+    """The machine's memory bandwidth as numpy sees it: bytes read plus written per second by ``np.copyto``
+    between two halves of a ``megabytes`` buffer (far larger than any cache); the median of ``repeat``."""
+    buf = np.ones((megabytes << 20) // 4, dtype=np.float32)
+    half = buf.size // 2
+    seconds = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        np.copyto(buf[:half], buf[half:])
+        seconds.append(time.perf_counter() - start)
+    return 2 * half * buf.itemsize / statistics.median(seconds)
+
+
+def _gemms(xp, params, hidden_dims, batch_size, input_dim, rng):
+    """The matrix products of one minibatch step of the net, as a function of no argument.
+
+    Forward ``h @ W`` per layer; backward ``h.T @ dout`` per layer and ``dout @ W.T`` for all but the
+    first (the net skips the input's gradient). ``xp`` converts a numpy array (numpy: as is; torch:
+    ``torch.from_numpy``).
+    """
+    dims = [input_dim, *hidden_dims, NUM_CLASSES]
+    hs = [xp(rng.standard_normal((batch_size, d), dtype=np.float32)) for d in dims]
+    ws = [xp(np.ascontiguousarray(params[f"W{i}"], dtype=np.float32)) for i in range(1, len(dims))]
+
+    def gemms():
+        for i, w in enumerate(ws):
+            hs[i] @ w
+            hs[i].T @ hs[i + 1]
+            if i:
+                hs[i + 1] @ w.T
+    return gemms
+
+
+def breakdown(trainers, batch_size, torch=None, seed=0, repeat=7, min_time=0.5):
+    """Milliseconds per minibatch step, piece by piece, numpy float32 and PyTorch interleaved.
+
+    Parameters
+    ----------
+    trainers : dict
+        ``numpy float32`` (a :class:`NumpyTrainer`) and optionally ``torch float32`` (a :class:`TorchTrainer`).
+
+    Returns
+    -------
+    dict
+        ``times`` (name -> seconds per call, one per repeat; names ``<impl> fwd+bwd``, ``<impl> gemms``,
+        ``<impl> adam step``), ``adam_bytes`` (bytes Adam must move per step), ``bandwidth`` (bytes/s,
+        :func:`copy_bandwidth`), ``params`` (number of parameters).
+    """
+    rng = np.random.default_rng(seed)
+    np_tr = trainers["numpy float32"]
+    model, params, configs = np_tr.model, np_tr.model.params, np_tr.configs
+    idx = rng.permutation(len(np_tr.y))[:batch_size]
+    xb, yb = np_tr.X[idx], np_tr.y[idx]
+    _, grads = model.loss(xb, yb)
+    input_dim = int(np.prod(INPUT_SHAPE))
+    hidden = [params[f"W{i}"].shape[1] for i in range(1, model.num_layers)]
+
+    def np_adam():
+        for name, w in params.items():
+            params[name], configs[name] = adam(w, grads[name], configs[name])
+
+    fns = {"numpy fwd+bwd": lambda: model.loss(xb, yb),
+           "numpy gemms": _gemms(lambda a: a, params, hidden, batch_size, input_dim, rng),
+           "numpy adam step": np_adam}
+    if torch is not None and "torch float32" in trainers:
+        t_tr = trainers["torch float32"]
+        F, t_model, opt = t_tr.F, t_tr.model, t_tr.optimizer
+        t_idx = torch.from_numpy(idx)
+        txb, tyb = t_tr.X[t_idx], t_tr.y[t_idx]
+
+        def torch_fwd_bwd():
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(t_model(txb), tyb).backward()
+        torch_fwd_bwd()
+        fns.update({"torch fwd+bwd": torch_fwd_bwd,
+                    "torch gemms": _gemms(torch.from_numpy, params, hidden, batch_size, input_dim, rng),
+                    "torch adam step": opt.step})
+    times = _common.time_interleaved(fns, repeat=repeat, min_time=min_time)
+    n_params = sum(w.size for w in params.values())
+    # Adam's least traffic per parameter: read w, dw, m, v; write m, v and next_w (float32: 4 bytes each).
+    return {"times": times, "adam_bytes": 7 * 4 * n_params, "bandwidth": copy_bandwidth(), "params": n_params}
+
+
+def breakdown_lines(result):
+    """The breakdown table (ms per minibatch step) and the optimizer's memory traffic line."""
+    times = result["times"]
+    med = {k: 1e3 * statistics.median(v) for k, v in times.items()}
+    rows = []
+    for part in ("fwd+bwd", "gemms", "adam step"):
+        a, b = med.get(f"numpy {part}"), med.get(f"torch {part}")
+        rows.append([part, f"{a:.2f}", None if b is None else f"{b:.2f}", _common.ratio(a, b)])
+    if "torch fwd+bwd" in med:
+        a = med["numpy fwd+bwd"] + med["numpy adam step"]
+        b = med["torch fwd+bwd"] + med["torch adam step"]
+        rows.append(["step (fwd+bwd+adam)", f"{a:.2f}", f"{b:.2f}", _common.ratio(a, b)])
+    lines = _common.format_table(["ms per minibatch step", "numpy", "torch", "numpy/torch"], rows)
+    adam_s = med["numpy adam step"] / 1e3
+    floor_s = result["adam_bytes"] / result["bandwidth"]
+    lines.append(f"adam traffic: {result['params']} parameters, >= {result['adam_bytes'] / 1e6:.1f} MB per step; "
+                 f"copy bandwidth {result['bandwidth'] / 1e9:.1f} GB/s -> floor {1e3 * floor_s:.2f} ms; "
+                 f"numpy adam {1e3 * adam_s:.2f} ms = {floor_s / adam_s:.0%} of the bandwidth"
+                 + (f"; torch adam {med['torch adam step']:.2f} ms" if "torch adam step" in med else ""))
+    lines.append(f"load at the end of the breakdown: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return lines
+
+
 def run(n=49000, epochs=3, batch_size=100, hidden_dims=(100,) * 5, weight_scale=2e-2, learning_rate=1e-3,
-        float64=True, torch=None, seed=0, warmup_batches=20, segments=10, pause=0.1, progress=True):
+        float64=True, torch=None, seed=0, warmup_batches=20, segments=10, pause=0.1, progress=True,
+        breakdown_first=False):
     """Time ``epochs`` epochs of each implementation, interleaved segment by segment.
 
     Each epoch's minibatches are split into ``segments`` consecutive runs; the implementations take
@@ -130,6 +245,8 @@ def run(n=49000, epochs=3, batch_size=100, hidden_dims=(100,) * 5, weight_scale=
     lets the previous one's BLAS/OpenMP threads stop spinning. An implementation's epoch time is the
     sum of its segments' times, so every implementation still trains on full epochs, and a slow spell
     of a shared machine hits all of them alike.
+
+    With ``breakdown_first``, :func:`breakdown` of fresh copies of the float32 nets is printed first.
 
     Returns
     -------
@@ -146,6 +263,15 @@ def run(n=49000, epochs=3, batch_size=100, hidden_dims=(100,) * 5, weight_scale=
                                                  len(hidden_dims) + 1, learning_rate)
     if float64:
         trainers["numpy float64"] = NumpyTrainer(X, y, hidden_dims, np.float64, weight_scale, learning_rate, seed)
+
+    if breakdown_first:  # on a copy of the float32 nets: its many steps on one minibatch would skew their training
+        apart = {"numpy float32": NumpyTrainer(X, y, hidden_dims, np.float32, weight_scale, learning_rate, seed)}
+        if torch is not None:
+            apart["torch float32"] = TorchTrainer(torch, X, y, apart["numpy float32"].model.params,
+                                                  len(hidden_dims) + 1, learning_rate)
+        for line in breakdown_lines(breakdown(apart, batch_size, torch, seed)):
+            print(line, flush=True)
+        del apart
 
     rng = np.random.default_rng(seed + 1)
     # Warm up (allocator, BLAS threads, optimizer state) on a few minibatches, untimed.
@@ -216,6 +342,9 @@ def build_parser():
     parser.add_argument("--segments", type=positive_int, default=10,
                         help="runs of minibatches per epoch that the implementations take turns on (default 10)")
     parser.add_argument("--seed", type=int, default=0, help="seed of data, init and shuffling")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="first time one minibatch step piece by piece (fwd+bwd, matrix products, Adam and "
+                             "its memory traffic vs the copy bandwidth), numpy and torch side by side")
     parser.add_argument("--quick", action="store_true",
                         help="N=1000, 2 epochs of 1 segment, 2 warm-up minibatches (smoke test, seconds)")
     return parser
@@ -240,7 +369,7 @@ def main(argv=None, torch=None, configured=False):
     try:
         results = run(args.n, args.epochs, args.batch_size, tuple(args.hidden), args.weight_scale, args.lr,
                       not args.no_float64, None if args.no_torch else torch, args.seed, warmup_batches,
-                      args.segments)
+                      args.segments, breakdown_first=args.breakdown)
     except ValueError as exc:
         build_parser().error(str(exc))
     for line in report_lines(results, args.n):

@@ -283,10 +283,12 @@ def _tail(log: Path, lines: int = 15) -> str:
     return "\n".join("    " + line for line in text[-lines:])
 
 
-def run_ours(assignment: str, submitted: Path, course: Path, out: Path, workers: int, log: Path) -> PhaseResult:
-    """``python -m autograder grade`` on the batch with ``workers`` local workers; scores from grades.csv."""
+def run_ours(assignment: str, submitted: Path, course: Path, out: Path, workers: int | None, log: Path
+             ) -> PhaseResult:
+    """``python -m autograder grade`` on the batch with ``workers`` local workers (None: the default, no
+    ``--workers``); scores from grades.csv."""
     cmd = [sys.executable, "-m", "autograder", "grade", assignment, str(submitted), "--course", str(course),
-           "--out", str(out), "--workers", str(workers), "--no-progress"]
+           "--out", str(out), *(["--workers", str(workers)] if workers is not None else []), "--no-progress"]
     res, code = _run_command(cmd, cwd=ROOT, env=_env(), log=log)
     grades = out / "grades.csv"
     if grades.is_file():

@@ -18,6 +18,8 @@ import nbformat
 import pandas as pd
 import pytest
 
+from autograder.parallel import MAX_AUTO_WORKERS, MIN_JOBS_PER_WORKER, choose_workers, usable_cpus
+
 REPO = Path(__file__).resolve().parents[1]
 
 # Six students; each notebook sleeps 2 s so that a worker is surely busy when it is killed.
@@ -260,3 +262,34 @@ def test_a_remote_worker_that_cannot_read_the_course_grades_correctly(tmp_path, 
     for student in ("ann", "cat"):
         doc = json.loads((tmp_path / "out" / student / "results.json").read_text())
         assert [t["status"] for t in doc["tests"][:2]] == ["passed", "passed"]
+
+
+# --------------------------------------------------------------------------- the default number of workers
+
+@pytest.mark.parametrize("cpus", [1, 2, 4, 64])
+def test_default_workers_grade_a_small_batch_in_process(cpus):
+    """Below two workers' shares of MIN_JOBS_PER_WORKER submissions no cluster is started, on any machine:
+    a batch of four took 42 s in-process and 65 s on two Dask workers (issue 13)."""
+    for n_jobs in (0, 1, 4, 2 * MIN_JOBS_PER_WORKER - 1):
+        choice = choose_workers(None, n_jobs, cpus=cpus)
+        assert choice.workers == 0
+        assert choice.describe() == (f"Workers: in-process (auto: {n_jobs} submission(s) to grade, "
+                                     f"fewer than 2 x {MIN_JOBS_PER_WORKER}).")
+
+
+def test_default_workers_of_a_large_batch_are_one_per_share_capped_by_cpus():
+    assert choose_workers(None, 2 * MIN_JOBS_PER_WORKER, cpus=2).workers == 2
+    assert choose_workers(None, 50, cpus=2).describe() == ("Workers: 2 local Dask worker(s) "
+                                                           "(auto: 50 submissions to grade, 2 usable CPUs).")
+    assert choose_workers(None, 3 * MIN_JOBS_PER_WORKER, cpus=64).workers == 3
+    assert choose_workers(None, 1000, cpus=64).workers == MAX_AUTO_WORKERS
+    one_cpu = choose_workers(None, 1000, cpus=1)
+    assert one_cpu.workers == 0 and one_cpu.reason == "auto: 1 usable CPU"
+    assert 1 <= usable_cpus() <= (os.cpu_count() or 1)
+
+
+def test_requested_workers_are_kept_whatever_the_batch():
+    assert choose_workers(0, 1000, cpus=64).workers == 0
+    assert choose_workers(5, 1, cpus=1).describe() == "Workers: 5 local Dask worker(s) (as requested)."
+    with pytest.raises(ValueError, match="0 \\(in-process\\) or more"):
+        choose_workers(-1, 4)
