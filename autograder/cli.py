@@ -264,7 +264,9 @@ def _cifar10_dir(given: str | None) -> str | None:
     if not given:
         return None
     try:
-        return str(resolve_cifar10_dir(given).path.resolve())
+        path = resolve_cifar10_dir(given).path
+        assert path is not None, "an explicit directory is the source itself (or an error)"
+        return str(path.resolve())
     except CourseLibError as exc:
         raise UsageError(f"--cifar10-dir {given} (default: ${CIFAR10_ENV_VAR}): {exc} Pass the "
                          "cifar-10-batches-py folder, or --cifar10-dir '' to grade with the synthetic "

@@ -272,7 +272,9 @@ def clean_output(output) -> nbformat.NotebookNode | None:
                                       evalue=str(output.get("evalue", "")), traceback=lines)
     if kind not in ("display_data", "execute_result"):
         return None
-    data = output.get("data") if isinstance(output.get("data"), dict) else {}
+    data = output.get("data")
+    if not isinstance(data, dict):
+        data = {}
     metadata = output.get("metadata") if isinstance(output.get("metadata"), dict) else {}
     kept: dict = {}
     for mime in ALLOWED_OUTPUT_TYPES:

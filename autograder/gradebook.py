@@ -24,6 +24,7 @@ import sysconfig
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -113,7 +114,15 @@ class GradebookWriter:
         self.notebook_id = self.source_notebook.stem
         url, self.course_id = course_settings(self.course_dir)
         self.db_url = db_url or url
-        self.gb = None
+        self.gb: Any = None  # nbgrader.api.Gradebook while open (nbgrader ships no type information)
+
+    @property
+    def _open_gb(self) -> Any:
+        """The open gradebook; a clear error when used outside ``with GradebookWriter(...)``."""
+        if self.gb is None:
+            raise GradebookError(f"the gradebook {self.db_url} is not open: use GradebookWriter "
+                                 "as a context manager (`with GradebookWriter(...) as writer:`)")
+        return self.gb
 
     def __enter__(self) -> GradebookWriter:
         from nbgrader.api import Gradebook
@@ -136,7 +145,7 @@ class GradebookWriter:
             self.gb = None
 
     def _ensure_assignment(self) -> None:
-        self.gb.update_or_create_assignment(self.assignment, course_id=self.course_id)
+        self._open_gb.update_or_create_assignment(self.assignment, course_id=self.course_id)
         self.sync_cells()
 
     def sync_cells(self) -> dict[str, list[str]]:
@@ -152,7 +161,7 @@ class GradebookWriter:
         from nbgrader.api import Comment, Grade, MissingEntry
         from nbgrader.preprocessors import SaveCells
 
-        gb = self.gb
+        gb = self._open_gb
         nb = nbformat.read(self.source_notebook, as_version=4)
         resources = {"nbgrader": {"notebook": self.notebook_id, "assignment": self.assignment,
                                   "db_url": self.db_url}}
@@ -229,7 +238,7 @@ class GradebookWriter:
     def _record(self, result: Mapping) -> None:
         from nbgrader.api import MissingEntry
 
-        gb = self.gb
+        gb = self._open_gb
         student = result["student"]
         gb.update_or_create_student(student)
         # No timestamp: the grading time is not the submission time, and nbgrader would

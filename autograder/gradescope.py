@@ -41,6 +41,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 __all__ = [
     "ROOT_ENV_VAR",
@@ -198,11 +199,19 @@ def _pyproject(version: str) -> str:
         '"autograder" = ["*.json", "templates/*"]\n')
 
 
+def _module_file(module: ModuleType) -> Path:
+    """The resolved file ``module`` was imported from."""
+    if module.__file__ is None:
+        raise GradescopeError(f"{module.__name__} is not imported from a file (a namespace package?); "
+                              "install the project with scripts/setup.sh")
+    return Path(module.__file__).resolve()
+
+
 def _package_files(package: str) -> list[tuple[str, Path]]:
     """(path inside ``course/``, file) for the importable package ``package`` (no caches, no examples)."""
     import importlib
 
-    root = Path(importlib.import_module(package).__file__).resolve().parent
+    root = _module_file(importlib.import_module(package)).parent
     out = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
@@ -442,7 +451,7 @@ def _check(assignment: str, root: Path | str | None) -> None:
     root = _root(root)
     course = root / "source" / "course"
     for module in (autograder, course_lib):
-        where = Path(module.__file__).resolve()
+        where = _module_file(module)
         if not where.is_relative_to(course):
             raise GradescopeError(f"{module.__name__} is imported from {where}, not from the bundle's {course}; "
                                   "the environment is not the bundle's own")

@@ -237,10 +237,11 @@ def _block_network() -> None:
     ``io_uring_setup`` (which can create sockets too) fails with ENOSYS; on x86_64 the x32 system call
     numbers are refused. Installed after ``PR_SET_NO_NEW_PRIVS``; inherited by every child, irrevocable.
     """
+    import ctypes  # a module name the type checker can resolve (ctypes.Structure subclasses below)
     import errno
     import platform
 
-    ctypes, libc = _libc()
+    _, libc = _libc()
     machine = platform.machine()
     if machine not in _SECCOMP_ARCH:
         raise OSError(f"no seccomp network filter for {machine}: cannot block the network here")
@@ -442,6 +443,8 @@ class _Server:
 
         here = os.path.dirname(os.path.abspath(__file__))
         spec = importlib.util.spec_from_file_location("_autograder_wire", os.path.join(here, "wire.py"))
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load the wire protocol module {os.path.join(here, 'wire.py')}")
         self.wire = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = self.wire
         spec.loader.exec_module(self.wire)

@@ -857,7 +857,7 @@ def run_tests(state: GradingState) -> None:
             state.tests.append(TestResult(g.grade_id, "manual", g.points, 0.0, "pending",
                                           "pending manual grading"))
             continue
-        if state.fatal or state.kernel is None:
+        if state.fatal or state.kernel is None or run_graded_cell is None:
             reason = state.fatal or "the submission could not be run"
             state.tests.append(TestResult(g.grade_id, "auto", g.points, 0.0, "failed", reason))
             continue
@@ -929,7 +929,7 @@ def render_feedback(state: GradingState) -> None:
     from autograder.feedback import fallback_html, render_feedback_html
 
     _complete_tests(state)
-    kwargs = {"student": state.job.student, "assignment": state.job.assignment,
+    kwargs: dict[str, Any] = {"student": state.job.student, "assignment": state.job.assignment,
               "problems": state.problems, "fatal": state.fatal}
     try:
         state.feedback_html = render_feedback_html(executed_notebook(state), state.tests, **kwargs)

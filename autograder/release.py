@@ -258,6 +258,19 @@ def _start_line(stmt: ast.stmt, lines: list[str]) -> int:
     return start
 
 
+def _end_line(stmt: ast.stmt) -> int:
+    """Last line (1-based) of ``stmt``."""
+    assert stmt.end_lineno is not None, "statements parsed from source text carry end_lineno"
+    return stmt.end_lineno
+
+
+def _segment(mod: _Module, node: ast.AST) -> str:
+    """The source text of ``node``, a node of ``mod.tree``."""
+    text = ast.get_source_segment(mod.text, node)
+    assert text is not None, "nodes parsed from mod.text carry their positions"
+    return text
+
+
 @dataclass
 class _Plan:
     drop: list[ast.stmt]                     # statements removed entirely
@@ -332,7 +345,7 @@ def _plan_module(mod: _Module, removed_here: set[str], gone_elsewhere: dict[str,
         kept_stmts.append(stmt)
 
     # Second pass: containers naming removed objects lose those entries (a registry keeps the rest).
-    final: list[ast.stmt] = []
+    final: list[ast.AST] = []  # statements, and dict literals stripped of removed entries
     for stmt in kept_stmts:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
             target = stmt.targets[0].id
@@ -343,12 +356,13 @@ def _plan_module(mod: _Module, removed_here: set[str], gone_elsewhere: dict[str,
                 if len(items) != len(value.elts):
                     opener, closer = ("[", "]") if isinstance(value, ast.List) else ("(", ")")
                     rewrite[id(stmt)] = _render_sequence_assign(
-                        stmt, [ast.get_source_segment(mod.text, e) for e in items], opener, closer)
+                        stmt, [_segment(mod, e) for e in items], opener, closer)
                 continue  # __all__ names strings, not objects: never a reference
             if isinstance(value, ast.Dict) and None not in value.keys:
-                pairs = [(k, v) for k, v in zip(value.keys, value.values) if not (_names_loaded([v]) & gone)]
+                pairs = [(k, v) for k, v in zip(value.keys, value.values)
+                         if k is not None and not (_names_loaded([v]) & gone)]  # k: no ** entries (checked above)
                 if len(pairs) != len(value.keys):
-                    kept = [f"{ast.get_source_segment(mod.text, k)}: {ast.get_source_segment(mod.text, v)}"
+                    kept = [f"{_segment(mod, k)}: {_segment(mod, v)}"
                             for k, v in pairs]
                     rewrite[id(stmt)] = _render_sequence_assign(stmt, kept, "{", "}")
                     removed.append(f"{target}[...]")
@@ -372,17 +386,18 @@ def _apply_plan(mod: _Module, plan: _Plan) -> str:
     spans: dict[int, int] = {}                # 0-based first line -> 0-based last line (inclusive)
     for stmt in plan.drop:
         start = _start_line(stmt, [line.rstrip("\n") for line in lines]) - 1
-        replaced[start], spans[start] = None, stmt.end_lineno - 1
+        replaced[start], spans[start] = None, _end_line(stmt) - 1
     for stmt in mod.tree.body:
         if id(stmt) in plan.rewrite:
             start = stmt.lineno - 1
-            replaced[start], spans[start] = plan.rewrite[id(stmt)] + "\n", stmt.end_lineno - 1
+            replaced[start], spans[start] = plan.rewrite[id(stmt)] + "\n", _end_line(stmt) - 1
     out: list[str] = []
     i = 0
     while i < len(lines):
         if i in replaced:
-            if replaced[i] is not None:
-                out.append(replaced[i])
+            replacement = replaced[i]
+            if replacement is not None:
+                out.append(replacement)
             i = spans[i] + 1
             continue
         out.append(lines[i])

@@ -129,7 +129,10 @@ class RemoteDict(dict):
     def __init__(self, data: Any = (), *, kernel: StudentKernel | None = None, ref: int | None = None,
                  generation: int = 0):
         super().__init__(data)
-        self._ag_handle = RemoteHandle(kernel, ref, "dict", generation) if kernel is not None else None
+        if kernel is not None and ref is None:
+            raise TypeError("RemoteDict: a dict of a kernel needs its handle's ref; pass kernel= and ref= together")
+        self._ag_handle = RemoteHandle(kernel, ref, "dict", generation) if kernel is not None and ref is not None \
+            else None
         self._ag_snap = {k: (v, v.copy()) for k, v in dict.items(self) if isinstance(v, np.ndarray)}
         if kernel is not None:
             kernel._track(self)

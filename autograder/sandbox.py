@@ -134,7 +134,7 @@ import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from . import wire
 
@@ -551,9 +551,9 @@ def default_hidden_paths() -> list[Path]:
             hidden.append(d)
     for site_dir in _site_dirs():  # non-editable installs of the course packages
         hidden += [site_dir / "autograder", site_dir / "course_lib"]
-    for d in ("/etc/jupyter", "/usr/local/etc/jupyter", "/etc/nbgrader",
-              os.path.join(sys.prefix, "etc", "jupyter")):
-        hidden.append(_resolved(d))
+    for config_dir in ("/etc/jupyter", "/usr/local/etc/jupyter", "/etc/nbgrader",
+                       os.path.join(sys.prefix, "etc", "jupyter")):
+        hidden.append(_resolved(config_dir))
     return hidden
 
 
@@ -832,7 +832,7 @@ class _Proc:
         self.status_r: int | None = None
         self.pidfd: int | None = None
         self.staging: Path | None = None
-        self.log = None
+        self.log: BinaryIO | None = None
         self.cgroup: Path | None = None
         self.kill_uid: int | None = None
         self.status_lines: list[dict] = []
@@ -1120,6 +1120,7 @@ class StudentKernel:
     def _start_supervisor(self, proc: _Proc, prefix: list[str], plan: dict, status_w: int,
                           child: socket.socket) -> None:
         """Start ``kernel_server.py --init`` (behind ``prefix``) on ``plan``; wait for its host pid."""
+        assert proc.staging is not None, "_spawn made the staging directory first"
         plan_file = proc.staging / "plan.json"  # the grader's only, outside the sandbox: not on a command line
         plan_file.touch(mode=0o600)
         plan_file.write_text(json.dumps(plan))
@@ -1292,6 +1293,8 @@ class StudentKernel:
     def _receive(self, proc: _Proc, seq: int, deadline: tuple[float, str] | float, max_bytes: int,
                  what: str) -> Any:
         dl, why = deadline if isinstance(deadline, tuple) else (deadline, "took too long")
+        if proc.sock is None:  # killed (deadline, close()) since the request was sent
+            raise self._died(proc)
         try:
             body = wire.recv_frame(proc.sock, dl, max_bytes)
             reply = wire.decode(body, make_handle=self._make_handle)
@@ -1314,9 +1317,10 @@ class StudentKernel:
             raise NotDefinedError(err["name"][:200])
         if err.get("kind") == "exception":
             fields = [err.get(k) for k in ("type", "builtin", "message", "traceback")]
-            if not all(isinstance(f, str) for f in fields):
+            texts = [f for f in fields if isinstance(f, str)]
+            if len(texts) != len(fields):
                 raise self._fail(ProtocolError, "the kernel sent an invalid error reply; it was stopped")
-            tname, builtin, message, tb = (f[:8000] for f in fields)
+            tname, builtin, message, tb = (f[:8000] for f in texts)
             raise _student_error_class(builtin)(tname[:200], message, tb)
         if err.get("kind") == "too_large":
             raise KernelError(f"the value is too large to send back from the kernel ({str(err.get('message'))[:200]})")

@@ -628,7 +628,7 @@ def normalize_notebook(data: object) -> LoadedNotebook:
                                      f"{type(data).__name__}, expected an object with 'cells')"])
     if data.get("nbformat") == 3 or ("worksheets" in data and "cells" not in data):
         try:
-            data = nbformat.convert(nbformat.from_dict(data), 4)
+            data = dict(nbformat.convert(nbformat.from_dict(data), 4))  # a plain dict for the checker
             problems.append("notebook was in the old v3 format; converted it")
         except Exception as exc:  # nbformat raises many types on odd v3 content
             return LoadedNotebook(None, [f"the notebook is in the old v3 format and could not be "
@@ -646,7 +646,9 @@ def normalize_notebook(data: object) -> LoadedNotebook:
             continue
         ctype = raw.get("cell_type")
         source = _as_text(raw.get("source", ""))
-        meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        meta = raw.get("metadata")
+        if not isinstance(meta, dict):
+            meta = {}
         nbg = _clean_nbgrader_meta(meta.get("nbgrader"))
         if ctype == "code":
             cell = nbformat.v4.new_code_cell(source)

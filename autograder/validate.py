@@ -279,7 +279,8 @@ def _library_parts(course_dir: Path, solutions: tuple[str, ...]) -> tuple[set[st
             wanted.setdefault(module, set()).add(name)
         else:
             whole.add(module)
-    secret, public = set(), set()
+    secret: set[str] = set()
+    public: set[str] = set()
     for path in sorted((course_dir / _LIBRARY).rglob("*.py")):
         rel = path.relative_to(course_dir).with_suffix("")
         module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
@@ -293,7 +294,7 @@ def _library_parts(course_dir: Path, solutions: tuple[str, ...]) -> tuple[set[st
             names = {getattr(node, "name", None)} | {
                 t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)}
             if names & wanted.get(module, set()):
-                for i in range(node.lineno - 1, node.end_lineno):
+                for i in range(node.lineno - 1, node.end_lineno or node.lineno):
                     inside[i] = True
         for line, is_secret in zip(lines, inside):
             (secret if is_secret else public).add(_norm(line))

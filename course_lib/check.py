@@ -94,7 +94,8 @@ def find_notebook(path: str | os.PathLike | None = None) -> Path:
     if session and session.endswith(".ipynb") and Path(session).is_file():
         return Path(session)
     try:  # VS Code sets this global in the notebook's IPython namespace
-        ip = sys.modules.get("IPython").get_ipython() if "IPython" in sys.modules else None
+        ipython = sys.modules.get("IPython")
+        ip = ipython.get_ipython() if ipython is not None else None
         vsc = ip.user_ns.get("__vsc_ipynb_file__") if ip is not None else None
         if vsc and Path(vsc).is_file():
             return Path(vsc)

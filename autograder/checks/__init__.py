@@ -163,9 +163,10 @@ def note(message: str) -> None:
 @contextlib.contextmanager
 def collect_notes() -> Iterator[list[str]]:
     """Collect the :func:`note` calls made inside the ``with`` block (in this context) into a list."""
-    token = _notes.set([])
+    notes: list[str] = []
+    token = _notes.set(notes)
     try:
-        yield _notes.get()
+        yield notes
     finally:
         _notes.reset(token)
 

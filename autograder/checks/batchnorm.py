@@ -27,8 +27,9 @@ References
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -201,9 +202,9 @@ def _check_bn_cache(name: str, cache, mode: str, x, x_hat, inv_std, gamma, eps) 
     """The forward pass's cache must be the prescribed ``(mode, x, x_hat, inv_std, gamma, eps)``."""
     layout = "(mode, x, x_hat, inv_std, gamma, eps)"
     if not isinstance(cache, (tuple, list)) or len(cache) != 6:
-        got = f"{len(cache)} values" if isinstance(cache, (tuple, list)) else type(cache).__name__
+        found = f"{len(cache)} values" if isinstance(cache, (tuple, list)) else type(cache).__name__
         raise AssertionError(f"{name} should return the cache {layout} prescribed in its docstring (the backward "
-                             f"passes receive exactly that), got {got}.")
+                             f"passes receive exactly that), got {found}.")
     if not isinstance(cache[0], str) or cache[0] != mode:
         raise AssertionError(f"{name}: the first entry of the cache {layout} should be the mode, {mode!r} here.")
     d = x.shape[1]
@@ -241,7 +242,7 @@ def _forward_train(batchnorm_forward, rng, name: str = "batchnorm_forward") -> N
     ones, zeros = np.ones(d), np.zeros(d)
 
     # 1. Plain standardization, default eps and momentum.
-    param = {"mode": "train"}
+    param: dict[str, Any] = {"mode": "train"}
     out, _ = forward_pair(name, batchnorm_forward, x.copy(), ones.copy(), zeros.copy(), param, shape=x.shape)
     want, want_param = _reference_bn(x, ones, zeros, {"mode": "train"})
     if not _close(out.mean(axis=0), zeros, atol=1e-6):
@@ -453,7 +454,7 @@ def _check_norm_backward_case(backward, name: str, kind: str, rng, n: int, d: in
     inv_std = 1.0 / np.sqrt(x.var(axis=axis, keepdims=True) + eps)
     x_hat = (x - x.mean(axis=axis, keepdims=True)) * inv_std
     if kind == "batchnorm":
-        cache = ("train", x.copy(), x_hat, inv_std.reshape(d), gamma.copy(), eps)
+        cache: tuple = ("train", x.copy(), x_hat, inv_std.reshape(d), gamma.copy(), eps)
     else:
         cache = (x_hat, inv_std, gamma.copy())
     where = f"{name}(dout, cache) for x of shape {x.shape}"
@@ -510,8 +511,8 @@ def _check_ln_cache(name: str, cache, x_hat, inv_std, gamma) -> None:
     """The forward pass's cache must be the prescribed ``(x_hat, inv_std, gamma)``."""
     layout = "(x_hat, inv_std, gamma)"
     if not isinstance(cache, (tuple, list)) or len(cache) != 3:
-        got = f"{len(cache)} values" if isinstance(cache, (tuple, list)) else type(cache).__name__
-        raise AssertionError(f"{name} should return the cache {layout} prescribed in its docstring, got {got}.")
+        found = f"{len(cache)} values" if isinstance(cache, (tuple, list)) else type(cache).__name__
+        raise AssertionError(f"{name} should return the cache {layout} prescribed in its docstring, got {found}.")
     for i, (what, want) in enumerate((("x_hat", x_hat), ("inv_std", inv_std), ("gamma", gamma))):
         got = _cache_entry(name, f"entry {i} of the cache ({what})", cache[i], [want.shape])
         if got is None or not _close(got, want):
@@ -645,7 +646,7 @@ def own_layer_tables(student: Mapping[str, Callable | None],
 
 
 def agrees_with_own_layers(run_net: Callable[[], list], compose: Callable[[Mapping], list],
-                           tables: list[Mapping], mismatch: Callable[[int, object, object], str | None]) -> bool:
+                           tables: Sequence[Mapping], mismatch: Callable[[int, object, object], str | None]) -> bool:
     """Whether the student's net computes the reference architecture composed of the student's layers.
 
     ``run_net()`` gives the net's outputs (a list, one per step) on inputs that no student code has seen
@@ -896,8 +897,9 @@ def check_norm_net(FullyConnectedNet, *, normalization: str | None = "batchnorm"
                 tables = own_layer_tables(student, layer_checks)
             fresh = _net_case(rng, hidden, in_shape, c, normalization)
             if tables and agrees_with_own_layers(
-                    lambda where=where, model=model, fresh=fresh: _run_net_steps(where, model, fresh, normalization),
-                    lambda table, fresh=fresh, reg=reg, setup=setup: _compose_steps(table, fresh, reg=reg, **setup),
+                    # mypy cannot type a lambda whose defaults bind loop variables (python/mypy#15459): ignored
+                    lambda where=where, model=model, fresh=fresh: _run_net_steps(where, model, fresh, normalization),  # type: ignore[misc]
+                    lambda table, fresh=fresh, reg=reg, setup=setup: _compose_steps(table, fresh, reg=reg, **setup),  # type: ignore[misc]
                     tables, mismatch):
                 continue
             raise AssertionError(mismatch(failed, got[failed], want[failed])
@@ -911,7 +913,7 @@ def check_norm_net(FullyConnectedNet, *, normalization: str | None = "batchnorm"
 #: The training experiment of :func:`check_batchnorm_trains`: a deep narrow net with a bad init scale,
 #: trained with plain SGD on minibatches drawn with replacement (as cs231n's Solver does).
 #: Read-only (a student's function may edit what it receives; only copies are ever passed to it).
-TRAIN_SETUP = MappingProxyType({"hidden_dims": (40,) * 5, "weight_scale": 1e-2, "learning_rate": 0.1,
+TRAIN_SETUP: Mapping[str, Any] = MappingProxyType({"hidden_dims": (40,) * 5, "weight_scale": 1e-2, "learning_rate": 0.1,
                                 "batch_size": 50, "num_epochs": 10})
 _MIN_ACC, _MIN_GAP = 0.75, 0.4
 

@@ -94,9 +94,10 @@ def check_affine_backward(affine_backward: Callable, seed: int | None = None) ->
         dout = rng.normal(size=(shape[0], m))
         where = f"affine_backward(dout, cache) with x of shape {shape}"
         dx, dw, db = unpack(where, call(where, affine_backward, dout, (x, w, b)), ("dx", "dw", "db"))
-        dx_num = numerical_gradient_array(lambda v, w=w, b=b: ref.affine_forward(v, w, b)[0], x.copy(), dout)
-        dw_num = numerical_gradient_array(lambda v, x=x, b=b: ref.affine_forward(x, v, b)[0], w.copy(), dout)
-        db_num = numerical_gradient_array(lambda v, x=x, w=w: ref.affine_forward(x, w, v)[0], b.copy(), dout)
+        # mypy cannot type a lambda whose defaults bind loop variables (python/mypy#15459): ignored
+        dx_num = numerical_gradient_array(lambda v, w=w, b=b: ref.affine_forward(v, w, b)[0], x.copy(), dout)  # type: ignore[misc]
+        dw_num = numerical_gradient_array(lambda v, x=x, b=b: ref.affine_forward(x, v, b)[0], w.copy(), dout)  # type: ignore[misc]
+        db_num = numerical_gradient_array(lambda v, x=x, w=w: ref.affine_forward(x, w, v)[0], b.copy(), dout)  # type: ignore[misc]
         assert_close(where, "dx", dx, dx_num, _GRAD_TOL,
                      "dx must have x's shape (N, d_1, ..., d_k): compute it as an (N, D) array and reshape.")
         assert_close(where, "dw", dw, dw_num, _GRAD_TOL,
@@ -147,7 +148,8 @@ def check_softmax_loss(softmax_loss: Callable, seed: int | None = None) -> None:
             raise AssertionError(f"{where}: loss is wrong (relative error "
                                  f"{relative_error(np.array(got), np.array(want)):.1e} > {_FORWARD_TOL:.0e}). "
                                  "It is the mean over the examples of -log(softmax probability of the label).")
-        dx_num = numerical_gradient(lambda v, y=y: ref.softmax_loss(v, y)[0], x.copy())
+        # mypy cannot type a lambda whose defaults bind loop variables (python/mypy#15459): ignored
+        dx_num = numerical_gradient(lambda v, y=y: ref.softmax_loss(v, y)[0], x.copy())  # type: ignore[misc]
         assert_close(where, "dx", dx, dx_num, 1e-6,
                      "dx is (probabilities - one-hot labels) divided by the number of examples.")
     # Large scores: exp overflows unless each row's maximum is subtracted first.
@@ -310,8 +312,9 @@ def check_fully_connected_net(FullyConnectedNet: Callable, *, affine_forward: Ca
             tables = own_layer_tables(student, _LAYER_CHECKS)
         fresh = _net_case(rng, dims, in_shape)
         if tables and agrees_with_own_layers(
-                lambda where=where, model=model, fresh=fresh: _run_net_steps(where, model, fresh),
-                lambda table, fresh=fresh, reg=reg: _compose_steps(table, fresh, reg), tables, mismatch):
+                # mypy cannot type a lambda whose defaults bind loop variables (python/mypy#15459): ignored
+                lambda where=where, model=model, fresh=fresh: _run_net_steps(where, model, fresh),  # type: ignore[misc]
+                lambda table, fresh=fresh, reg=reg: _compose_steps(table, fresh, reg), tables, mismatch):  # type: ignore[misc]
             continue
         hint = (" Check the regularization: the loss adds 0.5 * reg * sum(W**2) for every W, and each "
                 "W's gradient gets reg * W." if reg and failed == 1 else "")
@@ -370,7 +373,7 @@ def check_overfit_settings(overfit_settings: Callable) -> None:
         entry = settings[arch]
         values = {}
         for key in ("weight_scale", "learning_rate"):
-            value = entry.get(key) if isinstance(entry, Mapping) else None
+            value: Any = entry.get(key) if isinstance(entry, Mapping) else None  # the student's: anything
             try:
                 values[key] = float(value)
             except (TypeError, ValueError):
@@ -450,6 +453,7 @@ def _check_rule(where: str, rule: Callable, ref_rule: Callable, configs: list[di
 def check_sgd_momentum(sgd_momentum: Callable, seed: int | None = None) -> None:
     """Three carried steps of ``sgd_momentum`` from two configs, plus the defaults."""
     rng = make_rng(seed)
+    configs: list[dict[str, Any]]  # heterogeneous values: rates and state arrays
     configs = [{"learning_rate": 0.03, "momentum": 0.7, "velocity": rng.normal(size=(3, 7))},
                {"learning_rate": 0.2, "momentum": 0.95}]
     _check_rule("sgd_momentum", sgd_momentum, reference("optim").sgd_momentum, configs, ("velocity",),
@@ -461,6 +465,7 @@ def check_sgd_momentum(sgd_momentum: Callable, seed: int | None = None) -> None:
 def check_sgd_nesterov_momentum(sgd_nesterov_momentum: Callable, seed: int | None = None) -> None:
     """Three carried steps of ``sgd_nesterov_momentum`` from two configs, plus the defaults."""
     rng = make_rng(seed)
+    configs: list[dict[str, Any]]  # heterogeneous values: rates and state arrays
     configs = [{"learning_rate": 0.05, "momentum": 0.8, "velocity": rng.normal(size=(3, 7))},
                {"learning_rate": 0.1, "momentum": 0.5}]
     _check_rule("sgd_nesterov_momentum", sgd_nesterov_momentum, reference("optim").sgd_nesterov_momentum,
@@ -472,6 +477,7 @@ def check_sgd_nesterov_momentum(sgd_nesterov_momentum: Callable, seed: int | Non
 def check_rmsprop(rmsprop: Callable, seed: int | None = None) -> None:
     """Three carried steps of ``rmsprop`` from two configs, plus the defaults."""
     rng = make_rng(seed)
+    configs: list[dict[str, Any]]  # heterogeneous values: rates and state arrays
     configs = [{"learning_rate": 0.01, "decay_rate": 0.9, "epsilon": 1e-8,
                 "cache": rng.uniform(0.5, 2.0, size=(3, 7))},
                {"learning_rate": 0.003, "decay_rate": 0.99}]
@@ -499,7 +505,7 @@ def _adam_diagnosis(key: str, got: Any, before: dict[str, Any] | None, w: np.nda
     if key not in ("t", "next_w"):
         return None
     fresh = before is None or "t" not in before
-    t_want = (0 if fresh else float(before["t"])) + 1
+    t_want = (0 if before is None or "t" not in before else float(before["t"])) + 1
     start = ("config has no 't' before the first step, so t starts at 0 (the docstring: t is the number of "
              "steps taken, 0 when absent) and the first step uses t = 1")
     try:
@@ -536,6 +542,7 @@ def check_adam(adam: Callable, seed: int | None = None) -> None:
     given from what the student's result shows (:func:`_adam_diagnosis`).
     """
     rng = make_rng(seed)
+    configs: list[dict[str, Any]]  # heterogeneous values: rates and state arrays
     configs = [{"learning_rate": 0.02, "beta1": 0.8, "beta2": 0.99, "epsilon": 1e-8,
                 "m": 0.1 * rng.normal(size=(3, 7)), "v": rng.uniform(0.1, 0.5, size=(3, 7)), "t": 7},
                {"learning_rate": 0.005}]

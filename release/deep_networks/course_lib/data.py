@@ -73,7 +73,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -201,7 +201,7 @@ def _resolve(cifar10_dir: str | os.PathLike | None) -> tuple[CIFAR10Source, list
         path = Path(cifar10_dir).expanduser()
         _check_complete(path, "given as argument")
         return CIFAR10Source(path, "argument"), []
-    skipped = []
+    skipped: list[str] = []
     env = os.environ.get(CIFAR10_ENV_VAR, "")
     candidates = [(Path(env).expanduser(), "environment", f"{CIFAR10_ENV_VAR}={env}")] if env else []
     cache = default_cache_dir() / _DIRNAME
@@ -348,10 +348,9 @@ def _read_batch(path: Path, expected: int | None = None) -> tuple[np.ndarray, np
 def _read_meta(path: Path) -> tuple[int, list[str]]:
     """Return ``(num_cases_per_batch, label_names)`` from ``batches.meta``."""
     meta = _unpickle(path)
-    ok = (isinstance(meta, dict) and isinstance(meta.get("num_cases_per_batch"), int)
-          and meta["num_cases_per_batch"] >= 0 and isinstance(meta.get("label_names"), list)
-          and len(meta["label_names"]) == _NUM_CLASSES)
-    if not ok:
+    if not (isinstance(meta, dict) and isinstance(meta.get("num_cases_per_batch"), int)
+            and meta["num_cases_per_batch"] >= 0 and isinstance(meta.get("label_names"), list)
+            and len(meta["label_names"]) == _NUM_CLASSES):
         raise DataCorruptError(
             f"CIFAR-10 file {path} is not a valid batches.meta (expected a dict with an integer "
             f"'num_cases_per_batch' and {_NUM_CLASSES} 'label_names'). Replace it with a fresh copy. "
@@ -482,7 +481,7 @@ def synthetic_cifar10(num_train: int = 5000, num_test: int = 1000,
     num_train = _check_count("synthetic_cifar10", "num_train", num_train)
     num_test = _check_count("synthetic_cifar10", "num_test", num_test)
     source = _synthetic_source(seed, num_train, num_test)
-    out = []
+    out: list[np.ndarray] = []
     for chunks, n in ((source.train, num_train), (source.test, num_test)):
         X = np.empty((n, 32, 32, 3), dtype=np.uint8)
         y = np.empty(n, dtype=np.int64)
@@ -533,10 +532,12 @@ def _synthetic_source(seed: int, num_train: int = _SYNTHETIC_TRAIN,
 
 
 def _directory_source(where: CIFAR10Source) -> _Source:
-    per_batch, label_names = _read_meta(where.path / _META_FILE)
+    path = where.path
+    assert path is not None, "callers pass a directory source (the synthetic one has no path)"
+    per_batch, label_names = _read_meta(path / _META_FILE)
 
     def chunk(name: str) -> _Chunk:
-        return _Chunk(per_batch, partial(_read_batch, where.path / name, per_batch))
+        return _Chunk(per_batch, partial(_read_batch, path / name, per_batch))
 
     return _Source(where, [chunk(name) for name in _TRAIN_FILES], [chunk(_TEST_FILE)], label_names)
 
@@ -593,7 +594,7 @@ def _copy_rows(chunks: Sequence[_Chunk], targets: list[tuple[int, int, np.ndarra
 
 def _check_float_dtype(where: str, dtype: object) -> np.dtype:
     try:
-        result = np.dtype(dtype)
+        result = np.dtype(dtype)  # type: ignore[call-overload]  # any user value: a clear error below
     except TypeError as exc:
         raise OptionError(f"{where}: unknown dtype {dtype!r}; use np.float32 or np.float64.") from exc
     if result.kind != "f":
@@ -628,7 +629,7 @@ def load_CIFAR10(root: str | os.PathLike | None = None,
     """
     dtype = _check_float_dtype("load_CIFAR10", dtype)
     source = _open_source(root)
-    out = []
+    out: list[np.ndarray] = []
     for chunks, n in ((source.train, source.num_train), (source.test, source.num_test)):
         X = np.empty((n, 32, 32, 3), dtype=dtype)
         y = np.empty(n, dtype=np.int64)
@@ -764,7 +765,7 @@ def fit_cifar10_sizes(num_training: int = 49000, num_validation: int = 1000, num
 # Inspection and verification
 # --------------------------------------------------------------------------------------------
 
-def cifar10_info(cifar10_dir: str | os.PathLike | None = None) -> dict[str, object]:
+def cifar10_info(cifar10_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """Describe the data the loaders would use, reading only ``batches.meta``.
 
     Parameters
@@ -812,7 +813,7 @@ def _read_sha256_file(sha256_file: Path) -> dict[str, str]:
 
 
 def verify_cifar10_dir(path: str | os.PathLike,
-                       sha256_file: str | os.PathLike | None = None) -> dict[str, object]:
+                       sha256_file: str | os.PathLike | None = None) -> dict[str, Any]:
     """Check that a directory holds a complete, readable CIFAR-10 copy; optionally check checksums.
 
     Every file is read with the restricted unpickler and validated (uint8 ``(N, 3072)`` data,
