@@ -435,8 +435,8 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
         if scheduler is None:
             choice = choose_workers(workers, len(todo))
             workers, summary.workers = choice.workers, choice.describe()
-        else:
-            summary.workers = f"Workers: the Dask cluster at {scheduler}."
+        else:  # the cluster's workers grade; the local count is not used
+            workers, summary.workers = 0, f"Workers: the Dask cluster at {scheduler}."
 
         def jobs() -> Iterator[GradingJob]:
             for sub, data, fp in todo:
