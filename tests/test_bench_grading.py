@@ -56,8 +56,10 @@ def test_quick_run_prints_the_table_and_the_graders_agree(quick_run):
     assert re.search(rf"^ratio fc_nets throughput ours@1/nbgrader {NUMBER}x, ours@2/nbgrader {NUMBER}x, "
                      rf"ours@2/\(nbgrader autograde\+generate_feedback\) {NUMBER}x", quick_run, re.M), quick_run
     # The batch of 4 is solution, partial, blank, solution: both graders must give each the same score,
-    # and the solution example full marks (fc_nets has 30 points, autograder/assignments.py).
-    scores = re.search(r"^scores fc_nets: solution example 30/30; .*same score as nbgrader: ours@1 4/4, ours@2 4/4$",
+    # and the solution example full marks (fc_nets has 30 autograded points, autograder/assignments.py, and
+    # two written questions of 2 points each, graded by hand).
+    scores = re.search(r"^scores fc_nets: solution example 30/30 \(\+4 manually graded points, pending\); "
+                       r".*same score as nbgrader: ours@1 4/4, ours@2 4/4$",
                        quick_run, re.M)
     assert scores, f"the graders disagree or the solution example lost points:\n{quick_run}"
     assert re.search(r"^Seconds per step, solution example graded in-process", quick_run, re.M)
