@@ -129,7 +129,9 @@ def test_a_killed_worker_loses_no_submission(tmp_path):
                 pass
 
     lost_students = {k.split("-")[1] for k in lost}
-    assert lost_students and not lost_students & done_before  # its task was really in progress
+    # The worker held tasks that were not done when it was killed (processing() lists its queued tasks too, and
+    # one of those may finish on it between the poll and the snapshot of done_before).
+    assert lost_students - done_before, (lost_students, done_before)
     assert "tiny: 6 submission(s); graded 6" in stdout and "grader errors 0" in stdout
     for student, kind in KINDS.items():
         doc = json.loads((out / student / "results.json").read_text())
