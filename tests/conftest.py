@@ -94,3 +94,24 @@ def chromium() -> str:
             return path
     pytest.fail("headless Chromium is needed by the rendering tests (feedback.html, notebooks in JupyterLab): "
                 "install it (Debian: apt-get install chromium; scripts/setup.sh test does it)", pytrace=False)
+
+
+#: The ordinary user the isolation and remote-worker tests run things as (created if missing, removed after).
+ORDINARY_USER = "agtestuser"
+
+
+@pytest.fixture(scope="session")
+def ordinary_user():
+    """An ordinary user of this machine (``pwd`` entry), created for the tests (CI runs as root), removed after."""
+    import pwd
+    import subprocess
+
+    created = False
+    try:
+        pwd.getpwnam(ORDINARY_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", ORDINARY_USER], check=True)
+        created = True
+    yield pwd.getpwnam(ORDINARY_USER)
+    if created:
+        subprocess.run(["userdel", ORDINARY_USER], check=False)

@@ -162,26 +162,9 @@ def test_local_cluster_grades_and_turns_failed_tasks_into_results(tmp_path):
 
 # --------------------------------------------------------------------------- a remote cluster (issue 9, point 5)
 
-REMOTE_USER = "agremoteworker"
 SITE_PACKAGES = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix))
 #: An interpreter every user can run (this checkout's venv may live under a home folder others cannot enter).
 SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-@pytest.fixture
-def remote_user():
-    """An ordinary user of this machine, created for the test (CI runs as root), removed after."""
-    import pwd
-
-    created = False
-    try:
-        pwd.getpwnam(REMOTE_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", REMOTE_USER], check=True)
-        created = True
-    yield pwd.getpwnam(REMOTE_USER)
-    if created:
-        subprocess.run(["userdel", REMOTE_USER], check=False)
 
 
 def _worker_env(folder: Path, user) -> Path:
@@ -201,7 +184,7 @@ def _worker_env(folder: Path, user) -> Path:
 
 @pytest.mark.timeout(300)
 @pytest.mark.filterwarnings("ignore:Mismatched versions found")  # the workers' system Python is 3.11.x too
-def test_a_remote_worker_that_cannot_read_the_course_grades_correctly(tmp_path, remote_user):
+def test_a_remote_worker_that_cannot_read_the_course_grades_correctly(tmp_path, ordinary_user):
     """Workers started in their own folder as another user, who cannot read the course folder: the released
     files travel with each job, so a solution that imports a released module gets full marks, a blank 0."""
     from distributed import Client
@@ -225,7 +208,7 @@ def test_a_remote_worker_that_cannot_read_the_course_grades_correctly(tmp_path, 
     (folder / "tmp").mkdir()
     procs: list[subprocess.Popen] = []
     try:
-        python = _worker_env(folder, remote_user)
+        python = _worker_env(folder, ordinary_user)
         port = _free_port()
         address = f"tcp://127.0.0.1:{port}"
         logs = tmp_path / "logs"
@@ -242,13 +225,13 @@ def test_a_remote_worker_that_cannot_read_the_course_grades_correctly(tmp_path, 
                     [str(python), "-m", "distributed.cli.dask_worker", address, "--nthreads", "1", "--nworkers", "1",
                      "--name", name, "--host", "127.0.0.1", "--no-dashboard", "--death-timeout", "60",
                      "--local-directory", str(folder / "tmp")],
-                    cwd=folder, env=worker_env, user=remote_user.pw_uid, group=remote_user.pw_gid, extra_groups=[],
+                    cwd=folder, env=worker_env, user=ordinary_user.pw_uid, group=ordinary_user.pw_gid, extra_groups=[],
                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         with Client(address, timeout="60s") as client:
             client.wait_for_workers(2, timeout=90)
             seen = client.run(lambda: (os.getuid(), os.getcwd(), os.access(course, os.R_OK),
                                        os.path.exists(course / "release" / "tiny" / "tiny_given.py")))
-        assert {v for v in seen.values()} == {(remote_user.pw_uid, str(folder), False, False)}, seen
+        assert {v for v in seen.values()} == {(ordinary_user.pw_uid, str(folder), False, False)}, seen
         summary = grade_assignment("tiny", subs, course_dir=course, out_dir=tmp_path / "out", scheduler=address,
                                    progress=False)
     finally:

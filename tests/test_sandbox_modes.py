@@ -49,7 +49,6 @@ from autograder.sandbox import Limits, StudentKernel, isolation_support, memory_
 
 REPO = Path(__file__).resolve().parents[1]
 SITE_PACKAGES = Path(next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix)))
-TEST_USER = "agsandboxtest"
 OTHER_CANARY = "peer_submission_canary_51c2"
 GRADEBOOK_CANARY = "gradebook_canary_93ad"
 SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin")
@@ -123,20 +122,6 @@ def scratch():
     shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def test_user():
-    """An ordinary user of this machine (created for the tests, removed after)."""
-    created = False
-    try:
-        pwd.getpwnam(TEST_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", TEST_USER], check=True)
-        created = True
-    yield pwd.getpwnam(TEST_USER)
-    if created:
-        subprocess.run(["userdel", TEST_USER], check=False)
-
-
 def _make_project(root: Path, port: int, owner: pwd.struct_passwd | None,
                   cifar10: Path | None = None) -> dict[str, Path]:
     """Project copy + course + venv + submissions under ``root`` (in /tmp); ``owner`` gets all of it. With
@@ -201,16 +186,16 @@ def _check_graded(p: dict[str, Path], r: subprocess.CompletedProcess, mode: str)
 
 
 @linux_root
-def test_ordinary_user_grades_in_user_namespaces_from_tmp(scratch, test_user):
+def test_ordinary_user_grades_in_user_namespaces_from_tmp(scratch, ordinary_user):
     """An ordinary user's grader isolates with user namespaces: nothing secret visible, no network."""
     if SYSTEM_PYTHON is None:
         pytest.skip("no system python3 for the ordinary user's venv")
     root = scratch
     srv, port, accepted = _listening_server()
     with srv:
-        p = _make_project(root, port, test_user)
+        p = _make_project(root, port, ordinary_user)
         os.chmod(p["project"], 0o700)  # the instructor's course: their own
-        cmd = ["setpriv", f"--reuid={test_user.pw_uid}", f"--regid={test_user.pw_gid}", "--clear-groups",
+        cmd = ["setpriv", f"--reuid={ordinary_user.pw_uid}", f"--regid={ordinary_user.pw_gid}", "--clear-groups",
                "env", "-i", "PATH=/usr/bin:/bin", "HOME=/tmp", *_grade_cmd(p)]
         r = subprocess.run(cmd, cwd=p["project"], capture_output=True, text=True, timeout=900)
     _check_graded(p, r, "user namespaces")
