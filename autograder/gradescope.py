@@ -479,13 +479,14 @@ def find_chromium() -> str:
 
 
 def _notebook_html(nb, title: str) -> str:
-    """The notebook as one HTML page: sanitized like feedback.html, images from ``data:`` URIs only."""
+    """The notebook as one HTML page: cleaned and sanitized like feedback.html (the same allow-list of output
+    types and metadata, :func:`autograder.feedback.clean_notebook`), images from ``data:`` URIs only."""
     from nbconvert import HTMLExporter
 
-    from autograder.feedback import CONTENT_SECURITY_POLICY, clean_student_html
+    from autograder.feedback import CONTENT_SECURITY_POLICY, clean_notebook, clean_student_html
 
     exporter = HTMLExporter(template_name="lab", sanitize_html=True, filters={"clean_html": clean_student_html})
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body, _ = exporter.from_notebook_node(clean_notebook(nb), resources={"metadata": {"name": title}})
     meta = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
     return body.replace("<head>", "<head>" + meta, 1)
 
