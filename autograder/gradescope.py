@@ -405,6 +405,7 @@ def run_autograder(assignment: str, *, root: Path | str | None = None, student: 
     from autograder.batch import find_assignment
     from autograder.pipeline import GradingJob, GradingOptions, grade_submission, grader_fingerprint, job_fingerprint
     from autograder.results import gradescope_results
+    from autograder.submissions import read_tree_files
 
     root = _root(root)
     results = root / "results" / "results.json"
@@ -421,12 +422,14 @@ def run_autograder(assignment: str, *, root: Path | str | None = None, student: 
         # The kernel works on its own copy of the notebook and the release: everything under the
         # root (secrets, the original upload, the results) stays out of its sight.
         hide = tuple(str(root / d) for d in ("source", "submission", "results"))
+        options = GradingOptions(submission_timeout=submission_timeout, hide=hide)
+        release_files = read_tree_files(info.release_dir, skip_suffixes=(".ipynb",))
         job = GradingJob(
             student=student, assignment=assignment, origin=str(notebook or root / "submission"),
             submission=data, problems=problems, source_notebook=source, release_dir=str(info.release_dir),
-            notebook_name=info.source_notebook.name,
-            fingerprint=job_fingerprint(data, source, grader_fingerprint()),
-            options=GradingOptions(submission_timeout=submission_timeout, hide=hide))
+            notebook_name=info.source_notebook.name, release_files=release_files, options=options,
+            fingerprint=job_fingerprint(data, source, grader_fingerprint(), release_files=release_files,
+                                        options=options))
         result = grade_submission(job)
         # Gradescope shows run_autograder's output to instructors only (stdout_visibility hidden).
         print(f"student kernel isolation: {result.get('isolation') or 'none (the kernel did not start)'}")
