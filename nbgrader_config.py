@@ -11,10 +11,10 @@ but writes a release without the shipped library: use the project command for ``
 import os
 import sys
 
-# Run from the repository root, so the manifest is importable without installing the package.
+# Run from the repository root, so autograder.assignments is importable without installing the package.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from autograder.assignments import ASSIGNMENTS, CODE_STUB, nbgrader_settings  # noqa: E402
+from autograder.assignments import assignment_names, nbgrader_settings  # noqa: E402
 
 c = get_config()  # noqa: F821 -- provided by traitlets when nbgrader loads this file
 
@@ -22,9 +22,6 @@ for _section, _values in nbgrader_settings(os.path.dirname(os.path.abspath(__fil
     for _key, _value in _values.items():
         setattr(getattr(c, _section), _key, _value)
 
-# The student stub that replaces every "### BEGIN SOLUTION ... ### END SOLUTION" region.
-c.ClearSolutions.code_stub = {"python": CODE_STUB}
-
-# The assignments, in teaching order. nbgrader 0.9 has no setting for an assignment list (the gradebook
-# records an assignment when it is generated); `python -m autograder release` with no names builds these.
-assignments = [a.name for a in ASSIGNMENTS]
+# The assignments (folders of source/ with a notebook). nbgrader 0.9 has no setting for an assignment list
+# (the gradebook records an assignment when it is generated); `python -m autograder release` builds these.
+assignments = assignment_names(os.path.dirname(os.path.abspath(__file__)))

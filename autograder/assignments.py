@@ -1,25 +1,26 @@
-"""The course manifest: assignments, their notebooks, points, exercises and the library they ship.
+"""The course's assignments, read from their source notebooks.
 
-One :class:`Assignment` per nbgrader assignment, in teaching order. Everything that needs to know "what
-belongs to which assignment" reads it from here: ``nbgrader_config.py``, the release builder
-(:mod:`autograder.release`), the grading pipeline and the tests.
+An assignment is a folder ``source/<name>/`` holding one source notebook; the notebook is the single
+source of truth for everything about it:
 
-Solutions in ``course_lib``
----------------------------
-``course_lib`` holds the reference implementation of every exercise. A student release ships a copy of it
-from which the solutions of that assignment **and of every later one** are removed (earlier assignments'
-solutions ship: students of ``batchnorm`` get working affine layers). :attr:`Assignment.solutions` lists
-what an assignment teaches, as
+* **graded cells and points**: nbgrader's cell metadata (``total_points`` is their sum);
+* **exercises**: the names its solution cells define;
+* **what its release strips from course_lib**: not here but in ``course_lib`` itself, where each
+  reference answer sits between ``# BEGIN SOLUTION <assignment> ...`` and ``# END SOLUTION`` lines naming
+  the assignments whose releases must not ship it (:mod:`autograder.release`);
+* **course facts** in the notebook's metadata under ``"autograder"`` (all optional):
+  ``"order"`` (where the assignment is listed; teaching order, it changes nothing in any release),
+  ``"time_budget_s"`` (seconds the source notebook may take at grading size on the 2-core reference
+  machine; a test enforces it) and ``"grading_sizes"`` (the data sizes the notebook uses at grading size,
+  for instructors; a test checks the notebook agrees).
 
-* ``"course_lib.layers:affine_forward"``: one top-level function, class or assignment of a module;
-* ``"course_lib.layer_utils"``: a whole module.
-
-A definition that several assignments teach (a class the students extend in later assignments) is
-listed in each of them; it ships only after the last one. See ``docs/notebooks.md``.
+Adding an assignment is adding a folder: nothing here or in another assignment changes
+(docs/authoring.md).
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,16 +31,20 @@ from course_lib.errors import OptionError
 
 __all__ = [
     "Assignment",
-    "ASSIGNMENTS",
+    "COURSE_DIR",
     "CODE_STUB",
     "GRADING_ENV_VAR",
     "GRADING_ENV",
+    "DEFAULT_TIME_BUDGET_S",
+    "METADATA_KEY",
+    "AssignmentError",
     "assignment_names",
     "get_assignment",
-    "stripped_solutions",
     "nbgrader_settings",
-    "grading_env",
 ]
+
+#: The course directory this package belongs to (the repository root): the default of every ``course_dir``.
+COURSE_DIR = Path(__file__).resolve().parent.parent
 
 #: What replaces every ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region in a student release.
 CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
@@ -50,10 +55,23 @@ GRADING_ENV_VAR = "COURSE_GRADING"
 #: Environment of a grading-size run (added to the current environment).
 GRADING_ENV = MappingProxyType({GRADING_ENV_VAR: "1"})
 
+#: The notebook-metadata key of the course facts.
+METADATA_KEY = "autograder"
+
+#: ``time_budget_s`` of a notebook that does not state one.
+DEFAULT_TIME_BUDGET_S = 120.0
+
+
+class AssignmentError(OptionError):
+    """An assignment folder or its notebook's course metadata is not usable; the message says how to fix it."""
+
 
 @dataclass(frozen=True)
 class Assignment:
-    """One nbgrader assignment.
+    """One nbgrader assignment, as its source notebook describes it.
+
+    Reading one is cheap (the notebook's metadata); :attr:`total_points` and :attr:`exercises` parse the
+    notebook's cells when asked.
 
     Attributes
     ----------
@@ -61,29 +79,21 @@ class Assignment:
         Assignment id: ``source/<name>/`` and ``release/<name>/``.
     notebook : str
         Notebook file name (without ``.ipynb``) inside the assignment folder.
-    total_points : float
-        Sum of the ``points`` of the notebook's autograded test cells (a test checks it); manually graded
-        written answers come on top.
-    exercises : tuple of str
-        Names (functions, classes) that the notebook's solution cells define, one autograded test cell
-        each; the grader proxies exactly these names into the student kernel.
-    solutions : tuple of str
-        What this assignment teaches in ``course_lib``: ``"module:name"`` or ``"module"`` (see the
-        module docstring); stripped from this assignment's release and every earlier one.
+    course_dir : Path
+        The course directory.
+    order : float
+        Listing position (notebook metadata ``order``; unordered assignments come last, by name).
     time_budget_s : float
-        Wall-clock budget for executing the source notebook top to bottom at grading size
-        (``COURSE_GRADING=1``) on the 2-core reference machine; a test asserts it.
+        Wall-clock budget for executing the source notebook at grading size (``COURSE_GRADING=1``).
     grading_sizes : mapping
-        The data sizes the notebook uses at grading size (documentation for instructors; the notebook
-        itself holds the numbers and a test checks they agree).
+        The data sizes the notebook uses at grading size.
     """
 
     name: str
     notebook: str
-    total_points: float
-    exercises: tuple[str, ...]
-    solutions: tuple[str, ...]
-    time_budget_s: float
+    course_dir: Path
+    order: float = float("inf")
+    time_budget_s: float = DEFAULT_TIME_BUDGET_S
     grading_sizes: Mapping[str, int] = field(default_factory=dict)
 
     @property
@@ -96,125 +106,133 @@ class Assignment:
         """Released notebook path relative to the course directory."""
         return Path("release") / self.name / f"{self.notebook}.ipynb"
 
+    def _cells(self):
+        import nbformat
 
-ASSIGNMENTS: tuple[Assignment, ...] = (
-    Assignment(
-        name="fc_nets",
-        notebook="fc_nets",
-        total_points=30,
-        exercises=(
-            "affine_forward", "affine_backward", "relu_forward", "relu_backward", "softmax_loss",
-            "FullyConnectedNet", "overfit_settings",
-            "sgd_momentum", "sgd_nesterov_momentum", "rmsprop", "adam",
-        ),
-        solutions=(
-            "course_lib.layers:affine_forward",
-            "course_lib.layers:affine_backward",
-            "course_lib.layers:relu_forward",
-            "course_lib.layers:relu_backward",
-            "course_lib.layers:softmax_loss",
-            "course_lib.layer_utils:affine_relu_forward",
-            "course_lib.layer_utils:affine_relu_backward",
-            "course_lib.fc_net:FullyConnectedNet",
-            "course_lib.fc_net:network_loss",
-            "course_lib.optim:sgd_momentum",
-            "course_lib.optim:sgd_nesterov_momentum",
-            "course_lib.optim:rmsprop",
-            "course_lib.optim:adam",
-        ),
-        time_budget_s=120,
-        grading_sizes={"num_training": 1000, "num_validation": 200, "num_test": 200},
-    ),
-    Assignment(
-        name="batchnorm",
-        notebook="batchnorm",
-        total_points=21,
-        exercises=(
-            "batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt",
-            "layernorm_forward", "layernorm_backward", "FullyConnectedNet",
-        ),
-        solutions=(
-            "course_lib.layers:batchnorm_forward",
-            "course_lib.layers:batchnorm_backward",
-            "course_lib.layers:batchnorm_backward_alt",
-            "course_lib.layers:layernorm_forward",
-            "course_lib.layers:layernorm_backward",
-            "course_lib.layers:_standardize",
-            "course_lib.layers:_standardize_backward",
-            "course_lib.layer_utils:affine_norm_relu_forward",
-            "course_lib.layer_utils:affine_norm_relu_backward",
-            "course_lib.fc_net:FullyConnectedNet",
-            "course_lib.fc_net:network_loss",
-        ),
-        time_budget_s=120,
-        grading_sizes={"num_training": 1000, "num_validation": 200, "num_test": 200},
-    ),
-    Assignment(
-        name="dropout",
-        notebook="dropout",
-        total_points=9,
-        exercises=("dropout_forward", "dropout_backward", "FullyConnectedNet"),
-        solutions=(
-            "course_lib.layers:dropout_forward",
-            "course_lib.layers:dropout_backward",
-            "course_lib.fc_net:FullyConnectedNet",
-            "course_lib.fc_net:network_loss",
-        ),
-        time_budget_s=120,
-        grading_sizes={"num_training": 500, "num_validation": 200, "num_test": 200},
-    ),
-    Assignment(
-        name="deep_networks",
-        notebook="deep_networks",
-        total_points=13,
-        exercises=("init_std", "FullyConnectedNet", "cyclical_lr", "sample_lambdas"),
-        solutions=(
-            "course_lib.fc_net:init_std",
-            "course_lib.fc_net:WEIGHT_SCALES",
-            "course_lib.fc_net:FullyConnectedNet",
-            "course_lib.fc_net:network_loss",
-            "course_lib.solver:cyclical_lr",
-        ),
-        time_budget_s=120,
-        grading_sizes={"num_training": 1000, "num_validation": 500, "num_test": 500},
-    ),
-)
+        path = self.course_dir / self.source_notebook
+        try:
+            return nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+        except (OSError, ValueError) as exc:
+            raise AssignmentError(f"{path}: {exc}") from exc
+
+    @property
+    def total_points(self) -> float:
+        """Sum of the ``points`` of the notebook's autograded test cells (manually graded answers come on top).
+
+        Raises
+        ------
+        autograder.pipeline.SourceNotebookError
+            For a malformed graded cell (``python -m autograder validate`` names it).
+        """
+        from autograder.pipeline import parse_source_notebook
+
+        return float(sum(g.points for g in parse_source_notebook(self._cells()) if g.kind == "auto"))
+
+    @property
+    def exercises(self) -> tuple[str, ...]:
+        """Names (functions, classes, constants) that the notebook's solution cells define, sorted."""
+        from autograder.pipeline import notebook_exercises
+
+        return tuple(sorted(notebook_exercises(self._cells())))
 
 
-def assignment_names() -> list[str]:
-    """Names of all assignments, in teaching order."""
-    return [a.name for a in ASSIGNMENTS]
+def _course(course_dir: str | os.PathLike | None) -> Path:
+    return COURSE_DIR if course_dir is None else Path(course_dir)
 
 
-def get_assignment(name: str) -> Assignment:
-    """The :class:`Assignment` called ``name``.
+def _notebook_path(folder: Path) -> Path | None:
+    """The one source notebook of an assignment folder (``<name>.ipynb`` first), or None."""
+    preferred = folder / f"{folder.name}.ipynb"
+    if preferred.is_file():
+        return preferred
+    found = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
+    if len(found) > 1:
+        raise AssignmentError(f"{folder} holds {len(found)} notebooks and none is named {preferred.name}: "
+                              f"rename the assignment's notebook to {preferred.name}.")
+    return found[0] if found else None
+
+
+def _number(meta: Mapping, key: str, where: Path, default: float) -> float:
+    value = meta.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0:
+        raise AssignmentError(f"{where}: notebook metadata {METADATA_KEY}.{key} must be a number >= 0, got "
+                              f"{value!r}; fix it in the notebook's metadata (Edit > Notebook metadata).")
+    return float(value)
+
+
+def _metadata(path: Path) -> Mapping:
+    """The notebook's course metadata (``metadata.autograder``), read as plain JSON.
+
+    An unreadable notebook has none: what is wrong with it is for ``python -m autograder validate`` (and
+    ``release`` and ``grade``, which run its structural checks) to say.
+    """
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get(METADATA_KEY, {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    if not isinstance(meta, Mapping):
+        raise AssignmentError(f"{path}: notebook metadata {METADATA_KEY!r} must be an object, got {meta!r}.")
+    return meta
+
+
+def get_assignment(name: str, course_dir: str | os.PathLike | None = None) -> Assignment:
+    """The assignment ``name`` of the course (default: this repository), from ``source/<name>/``.
 
     Raises
     ------
-    course_lib.errors.OptionError
-        For an unknown name; the message lists the known ones.
+    AssignmentError
+        When the folder has no notebook, or the notebook's course metadata is malformed; the message lists
+        the known assignments or says what to fix.
     """
-    for assignment in ASSIGNMENTS:
-        if assignment.name == name:
-            return assignment
-    known = ", ".join(map(repr, assignment_names()))
-    raise OptionError(f"unknown assignment {name!r}; the course has {known} (see autograder/assignments.py).")
+    course = _course(course_dir)
+    folder = course / "source" / name
+    ok_name = bool(name) and not name.startswith(".") and "/" not in name and "\\" not in name
+    path = _notebook_path(folder) if ok_name and folder.is_dir() else None
+    if path is None:
+        known = ", ".join(map(repr, assignment_names(course))) or "none"
+        raise AssignmentError(f"unknown assignment {name!r}: there is no notebook in {folder}. "
+                              f"Known assignments in {course / 'source'}: {known}.")
+    meta = _metadata(path)
+    sizes = meta.get("grading_sizes", {})
+    if not (isinstance(sizes, Mapping) and all(isinstance(k, str) and type(v) is int for k, v in sizes.items())):
+        raise AssignmentError(f"{path}: notebook metadata {METADATA_KEY}.grading_sizes must map names to "
+                              f"integers, got {sizes!r}.")
+    return Assignment(
+        name=name,
+        notebook=path.stem,
+        course_dir=course,
+        order=_number(meta, "order", path, float("inf")),
+        time_budget_s=_number(meta, "time_budget_s", path, DEFAULT_TIME_BUDGET_S),
+        grading_sizes=MappingProxyType(dict(sizes)),
+    )
 
 
-def stripped_solutions(name: str) -> tuple[str, ...]:
-    """Solutions removed from the release of ``name``: its own and every later assignment's.
+def _listing(course: Path) -> list[tuple[float, str]]:
+    """(order, name) of every assignment folder, read from the notebooks' metadata only."""
+    out = []
+    source = course / "source"
+    for folder in sorted(source.iterdir()) if source.is_dir() else []:
+        if not folder.is_dir() or folder.name.startswith("."):
+            continue
+        path = _notebook_path(folder)
+        if path is None:
+            continue
+        try:
+            meta = _metadata(path)
+        except AssignmentError:
+            meta = {}  # get_assignment names the problem when the assignment is used
+        try:
+            order = _number(meta, "order", path, float("inf"))
+        except AssignmentError:
+            order = float("inf")  # get_assignment names the problem when the assignment is used
+        out.append((order, folder.name))
+    return sorted(out)
 
-    Returns
-    -------
-    tuple of str
-        ``"module:name"`` / ``"module"`` entries, without duplicates, in manifest order.
-    """
-    start = assignment_names().index(get_assignment(name).name)
-    seen: dict[str, None] = {}
-    for assignment in ASSIGNMENTS[start:]:
-        for entry in assignment.solutions:
-            seen.setdefault(entry, None)
-    return tuple(seen)
+
+def assignment_names(course_dir: str | os.PathLike | None = None) -> list[str]:
+    """Names of the course's assignments (folders of ``source/`` with a notebook), in listing order."""
+    return [name for _, name in _listing(_course(course_dir))]
+
 
 
 def nbgrader_settings(course_dir: str | os.PathLike) -> dict[str, dict[str, object]]:
@@ -233,10 +251,3 @@ def nbgrader_settings(course_dir: str | os.PathLike) -> dict[str, dict[str, obje
         },
         "ClearSolutions": {"code_stub": {"python": CODE_STUB}},
     }
-
-
-def grading_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """An environment for a grading-size run: ``base`` (default ``os.environ``) plus :data:`GRADING_ENV`."""
-    env = dict(os.environ if base is None else base)
-    env.update(GRADING_ENV)
-    return env

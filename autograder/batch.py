@@ -32,6 +32,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.assignments import AssignmentError, assignment_names, get_assignment
 from autograder.feedback import write_mathjax
 from autograder.gradebook import GradebookError, GradebookWriter
 from autograder.parallel import choose_workers, run_jobs
@@ -228,11 +229,8 @@ class BatchSummary:
 
 
 def known_assignments(course_dir: Path) -> list[str]:
-    """Names of the assignments with a ``source/<name>/<name>.ipynb`` in ``course_dir``."""
-    src = Path(course_dir) / "source"
-    if not src.is_dir():
-        return []
-    return sorted(p.name for p in src.iterdir() if p.is_dir() and list(p.glob("*.ipynb")))
+    """Names of the course's assignments (:func:`autograder.assignments.assignment_names`)."""
+    return assignment_names(course_dir)
 
 
 def find_assignment(course_dir: Path, name: str) -> Assignment:
@@ -244,19 +242,10 @@ def find_assignment(course_dir: Path, name: str) -> Assignment:
         With the list of known assignments.
     """
     course_dir = Path(course_dir)
-    nb = course_dir / "source" / name / f"{name}.ipynb"
-    try:  # the course manifest may name the notebook differently from the assignment
-        from autograder.assignments import get_assignment
-
-        nb = course_dir / get_assignment(name).source_notebook
-    except (ImportError, ValueError):
-        pass
-    if not nb.is_file():
-        known = known_assignments(course_dir)
-        listing = ", ".join(known) if known else "none"
-        raise AssignmentNotFoundError(
-            f"unknown assignment {name!r}: there is no {nb}. Known assignments in "
-            f"{course_dir / 'source'}: {listing}.")
+    try:
+        nb = course_dir / get_assignment(name, course_dir).source_notebook
+    except AssignmentError as exc:
+        raise AssignmentNotFoundError(str(exc)) from exc
     return Assignment(name, nb, course_dir / "release" / name)
 
 

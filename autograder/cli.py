@@ -104,6 +104,10 @@ _RELEASE_EPILOG = """\
 examples:
   python -m autograder release            every assignment
   python -m autograder release fc_nets batchnorm
+  python -m autograder release --check    compare release/ with a fresh build; exit 1 on differences
+
+Each release ships course_lib without the regions between '# BEGIN SOLUTION <assignment> ...' and
+'# END SOLUTION' lines that name the assignment (docs/authoring.md).
 """
 
 
@@ -117,7 +121,8 @@ checks, per assignment:
   structure  nbgrader metadata, unique grade ids, points, balanced solution/hidden markers, test cells
              that compile and use only their imports and the exercises (names solution cells define);
              release and grade refuse a notebook failing these, with the same messages
-  manifest   total_points and exercises in autograder/assignments.py agree with the notebook
+  library    course_lib's solution markers name assignments of the course, and the release's course_lib
+             defines none of the notebook's exercises (a student could import the answer)
   leaks      no solution, hidden-test or stripped library line in release/<name>/
   drift      release/<name>/ is what 'python -m autograder release <name>' builds
   run        (--run) the source notebook, graded as a submission, passes every autograded test
@@ -222,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build the student versions of the assignments (solutions and hidden tests removed).")
     r.add_argument("assignments", metavar="ASSIGNMENT", nargs="*", help="names (default: all)")
     r.add_argument("--course", type=Path, metavar="DIR", help="course folder (default: as for grade)")
+    r.add_argument("--check", action="store_true",
+                   help="write nothing: compare the committed release/ with a fresh build, list the differences "
+                        "and exit 1 when there are any")
 
     gs = sub.add_parser(
         "gradescope", help="build a Gradescope autograder bundle (zip) for an assignment",
@@ -335,6 +343,15 @@ def _cmd_release(args) -> int:
         raise UsageError(f"the release command is not available ({exc})") from exc
     course = _course(args)
     _known(course, args.assignments)
+    if args.check:
+        from autograder.release import check_release
+
+        problems = check_release(course, args.assignments or None)
+        for line in problems:
+            print(line)
+        print(f"{len(problems)} difference(s): run 'python -m autograder release' to rebuild" if problems
+              else "release/ is up to date")
+        return EXIT_FAIL if problems else EXIT_OK
     paths = release(args.assignments or None, course)
     for p in paths:
         print(p)

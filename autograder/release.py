@@ -9,37 +9,32 @@ leaves the committed release untouched:
    hidden tests disappear, outputs are cleared, test cells are locked and checksummed.
 2. :func:`normalize_notebook` -- drop volatile metadata and write canonical JSON, so that building twice
    gives byte-identical files.
-3. :func:`strip_library` -- copy ``course_lib`` without the solutions of this assignment and of every
-   later one (see :func:`autograder.assignments.stripped_solutions`).
+3. :func:`strip_library` -- copy ``course_lib`` without the solution regions that name this assignment
+   (``# BEGIN SOLUTION <assignment> ...`` / ``# END SOLUTION`` lines in the library's modules).
 4. :func:`write_student_files` -- ``requirements.txt`` and ``README.md``.
 
 :func:`check_release` rebuilds everything into a temporary folder and lists the differences with the
 committed ``release/``.
 
-Command line: ``python -m autograder release [NAME...]`` (or ``python -m autograder.release``).
+Command line: ``python -m autograder release [--check] [NAME...]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
+import builtins
 import filecmp
 import json
 import logging
 import re
 import shutil
-import sys
+import symtable
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.assignments import (
-    assignment_names,
-    get_assignment,
-    nbgrader_settings,
-    stripped_solutions,
-)
+from autograder.assignments import assignment_names, get_assignment, nbgrader_settings
 
 __all__ = [
     "ReleaseError",
@@ -47,6 +42,12 @@ __all__ = [
     "LIBRARY",
     "REQUIREMENTS",
     "StrippedLibrary",
+    "Region",
+    "BEGIN_MARKER",
+    "END_MARKER",
+    "library_regions",
+    "strip_regions",
+    "top_level_names",
     "release",
     "build_release",
     "generate_notebooks",
@@ -54,7 +55,6 @@ __all__ = [
     "strip_library",
     "write_student_files",
     "check_release",
-    "main",
 ]
 
 #: The package shipped (stripped) next to every released notebook.
@@ -82,7 +82,7 @@ _KEPT_LANGUAGE_INFO = ("name", "file_extension", "mimetype")
 
 
 class ReleaseError(ValueError):
-    """A release cannot be built: bad manifest entry, missing source, unparsable library module."""
+    """A release cannot be built: missing source, unreadable solution markers, unparsable library module."""
 
 
 class SourceNotFoundError(ReleaseError, FileNotFoundError):
@@ -169,6 +169,33 @@ def normalize_notebook(path: Path) -> None:
 # Step 3: the stripped library
 # ---------------------------------------------------------------------------------------------------
 
+#: Opens a solution region of a ``course_lib`` module; the names that follow are the assignments whose
+#: releases must not ship the region (see :func:`library_regions`).
+BEGIN_MARKER = "# BEGIN SOLUTION"
+#: Closes the innermost open solution region.
+END_MARKER = "# END SOLUTION"
+
+_BEGIN_RE = re.compile(r"^[ \t]*# BEGIN SOLUTION(?P<tags>(?:[ \t]+[A-Za-z0-9_.-]+)*)[ \t]*$")
+_END_RE = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
+
+
+@dataclass(frozen=True)
+class Region:
+    """A solution region of a library module: lines ``start`` to ``end`` (1-based, the marker lines).
+
+    Attributes
+    ----------
+    start, end : int
+        Line numbers of the ``# BEGIN SOLUTION`` and ``# END SOLUTION`` markers.
+    tags : frozenset of str
+        The assignments whose releases do not ship the region.
+    """
+
+    start: int
+    end: int
+    tags: frozenset[str]
+
+
 @dataclass
 class StrippedLibrary:
     """What :func:`strip_library` shipped and removed.
@@ -188,14 +215,6 @@ class StrippedLibrary:
     removed: dict[str, list[str]] = field(default_factory=dict)
 
 
-@dataclass
-class _Module:
-    name: str
-    rel: Path
-    text: str
-    tree: ast.Module
-
-
 def _module_name(package: str, rel: Path) -> str:
     parts = [package, *rel.with_suffix("").parts]
     if parts[-1] == "__init__":
@@ -203,277 +222,224 @@ def _module_name(package: str, rel: Path) -> str:
     return ".".join(parts)
 
 
-def _parse_solutions(entries: Iterable[str], modules: dict[str, _Module]) -> tuple[set[str], dict[str, set[str]]]:
-    whole: set[str] = set()
-    names: dict[str, set[str]] = {}
-    for entry in entries:
-        module, _, name = entry.partition(":")
-        if module not in modules:
-            raise ReleaseError(f"manifest entry {entry!r}: there is no module {module} in {LIBRARY}/; "
-                               f"fix autograder/assignments.py.")
-        if not name:
-            whole.add(module)
-            continue
-        if name not in _top_level_definitions(modules[module].tree):
-            raise ReleaseError(f"manifest entry {entry!r}: {module} defines no top-level {name!r}; "
-                               f"fix autograder/assignments.py.")
-        names.setdefault(module, set()).add(name)
-    return whole, names
+def library_regions(text: str, where: str = "<module>") -> list[Region]:
+    """The solution regions of a library module's text, outer regions before the ones they contain.
+
+    A region runs from a ``# BEGIN SOLUTION name ...`` line to the matching ``# END SOLUTION`` line (regions
+    nest); ``name ...`` are the assignments whose releases must not ship it: the assignment whose exercise
+    the code answers, and any other whose students must not see it (e.g. assignments released before it).
+
+    Raises
+    ------
+    ReleaseError
+        For an unbalanced marker or a region that names no assignment.
+    """
+    regions: list[Region] = []
+    open_: list[tuple[int, frozenset[str]]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        begin = _BEGIN_RE.match(line)
+        if begin:
+            tags = frozenset(begin.group("tags").split())
+            if not tags:
+                raise ReleaseError(f"{where}:{number}: '{BEGIN_MARKER}' names no assignment; list the "
+                                   f"assignments whose releases must not ship it, e.g. '{BEGIN_MARKER} fc_nets'.")
+            open_.append((number, tags))
+        elif _END_RE.match(line):
+            if not open_:
+                raise ReleaseError(f"{where}:{number}: '{END_MARKER}' without a '{BEGIN_MARKER}' above it.")
+            start, tags = open_.pop()
+            regions.append(Region(start, number, tags))
+        elif BEGIN_MARKER in line or END_MARKER in line:
+            raise ReleaseError(f"{where}:{number}: a solution marker must be alone on its line "
+                               f"('{BEGIN_MARKER} name ...' or '{END_MARKER}').")
+    if open_:
+        raise ReleaseError(f"{where}:{open_[-1][0]}: '{BEGIN_MARKER}' is never closed; add '{END_MARKER}'.")
+    return sorted(regions, key=lambda r: r.start)
 
 
-def _defined_names(stmt: ast.stmt) -> set[str]:
-    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return {stmt.name}
-    targets: list[ast.expr] = []
-    if isinstance(stmt, ast.Assign):
-        targets = stmt.targets
-    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
-        targets = [stmt.target]
-    return {t.id for t in targets if isinstance(t, ast.Name)}
+def strip_regions(text: str, assignment: str, where: str = "<module>") -> str:
+    """``text`` without the regions that name ``assignment`` and without every marker line.
+
+    Runs of more than two blank lines left behind are shortened to two; the text ends with one newline.
+    """
+    lines = text.splitlines(keepends=True)
+    drop = [False] * len(lines)
+    for region in library_regions(text, where):
+        span = range(region.start - 1, region.end) if assignment in region.tags else (region.start - 1,
+                                                                                       region.end - 1)
+        for i in span:
+            drop[i] = True
+    kept = "".join(line for line, gone in zip(lines, drop) if not gone)
+    return re.sub(r"\n{4,}", "\n\n\n", kept).rstrip("\n") + "\n"
 
 
-def _top_level_definitions(tree: ast.Module) -> set[str]:
+def top_level_names(tree: ast.Module) -> set[str]:
+    """Names bound at module level (definitions, assignments, imports)."""
     out: set[str] = set()
     for stmt in tree.body:
-        out |= _defined_names(stmt)
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(stmt.name)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            out |= {(a.asname or a.name).split(".")[0] for a in stmt.names}
+        else:
+            out |= {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     return out
 
 
-def _import_source(stmt: ast.ImportFrom, module: str, is_package: bool) -> str | None:
-    """Absolute module of a ``from X import ...`` inside ``module``, or None for a non-library import."""
+def _library_import(stmt: ast.ImportFrom, module: str, is_package: bool, package: str) -> str | None:
+    """Absolute module of a top-level ``from X import ...`` inside ``module``, or None outside ``package``."""
     if stmt.level == 0:
         target = stmt.module or ""
     else:
         base = module.split(".") if is_package else module.split(".")[:-1]
-        base = base[: len(base) - (stmt.level - 1)] if stmt.level > 1 else base
+        base = base[: len(base) - (stmt.level - 1)]
         target = ".".join(base + ([stmt.module] if stmt.module else []))
-    return target if target == LIBRARY or target.startswith(LIBRARY + ".") else None
+    return target if target == package or target.startswith(package + ".") else None
 
 
-def _start_line(stmt: ast.stmt, lines: list[str]) -> int:
-    """First line (1-based) of ``stmt`` including decorators and the comment lines right above it."""
-    start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])])
-    while start > 1 and lines[start - 2].lstrip().startswith("#"):
-        start -= 1
-    return start
+def _unresolved(text: str, tree: ast.Module, where: str) -> set[str]:
+    """Global names the module's code uses (at any depth) that it neither defines nor imports."""
+    defined = top_level_names(tree) | set(dir(builtins)) | {"__file__", "__name__", "__doc__", "__spec__"}
+    used: set[str] = set()
+    tables = [symtable.symtable(text, where, "exec")]
+    while tables:
+        table = tables.pop()
+        used |= {s.get_name() for s in table.get_symbols() if s.is_referenced() and s.is_global()}
+        tables += table.get_children()
+    return used - defined
 
 
-def _end_line(stmt: ast.stmt) -> int:
-    """Last line (1-based) of ``stmt``."""
-    assert stmt.end_lineno is not None, "statements parsed from source text carry end_lineno"
-    return stmt.end_lineno
-
-
-def _segment(mod: _Module, node: ast.AST) -> str:
-    """The source text of ``node``, a node of ``mod.tree``."""
-    text = ast.get_source_segment(mod.text, node)
-    assert text is not None, "nodes parsed from mod.text carry their positions"
-    return text
+def _drop_unexported(text: str, tree: ast.Module, where: str) -> tuple[str, list[str]]:
+    """Remove ``__all__`` entries naming what the module no longer defines (one entry per line)."""
+    defined = top_level_names(tree)
+    for stmt in tree.body:
+        if (isinstance(stmt, ast.Assign) and [ast.unparse(t) for t in stmt.targets] == ["__all__"]
+                and isinstance(stmt.value, (ast.List, ast.Tuple))):
+            gone = [e for e in stmt.value.elts if isinstance(e, ast.Constant) and e.value not in defined]
+            lines = text.splitlines(keepends=True)
+            for e in gone:
+                if any(o is not e and o.lineno == e.lineno for o in stmt.value.elts):
+                    raise ReleaseError(f"{where}:{e.lineno}: put each __all__ entry on its own line, so that "
+                                       "the release can drop the names it strips.")
+            for e in sorted(gone, key=lambda e: -e.lineno):
+                del lines[e.lineno - 1]
+            return "".join(lines), [str(e.value) for e in gone]
+    return text, []
 
 
 @dataclass
-class _Plan:
-    drop: list[ast.stmt]                     # statements removed entirely
-    rewrite: dict[int, str]                  # statement id -> replacement text
-    removed: list[str]                       # names removed (for the report)
-    problem: str | None                      # why the module cannot ship
+class _Stripped:
+    text: str
+    tree: ast.Module
+    removed: list[str]
+    changed: bool
 
 
-def _names_loaded(nodes: Iterable[ast.AST]) -> set[str]:
-    out: set[str] = set()
-    for node in nodes:
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Name):
-                out.add(sub.id)
-            elif isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name):
-                out.add(sub.value.id)
-    return out
+def _strip_module(text: str, assignment: str, where: str) -> _Stripped:
+    before = top_level_names(ast.parse(text, filename=where))
+    out = strip_regions(text, assignment, where)
+    try:
+        tree = ast.parse(out, filename=where)
+    except SyntaxError as exc:
+        raise ReleaseError(f"{where}: without its solution regions for {assignment!r} the module is not valid "
+                           f"Python ({exc.msg}, line {exc.lineno} of the stripped text); a region must hold "
+                           "whole statements (or whole entries of a list or dict).") from exc
+    out, unexported = _drop_unexported(out, tree, where)
+    tree = ast.parse(out, filename=where)
+    removed = sorted(before - top_level_names(tree))
+    return _Stripped(out, tree, removed, out != text or bool(unexported))
 
 
-def _render_import(stmt: ast.ImportFrom, kept: list[ast.alias], lines: list[str]) -> str:
-    head = lines[stmt.lineno - 1][: stmt.col_offset] + "from " + "." * stmt.level + (stmt.module or "") + " import "
-    items = [a.name + (f" as {a.asname}" if a.asname else "") for a in kept]
-    one = head + ", ".join(items)
-    if len(items) == 1 or len(one) <= 100:
-        return one
-    return head + "(\n" + "".join(f"    {item},\n" for item in items) + ")"
-
-
-def _render_sequence_assign(stmt: ast.Assign, kept: list[str], opener: str, closer: str) -> str:
-    target = ast.unparse(stmt.targets[0])
-    if not kept:
-        return f"{target} = {opener}{closer}"
-    return f"{target} = {opener}\n" + "".join(f"    {item},\n" for item in kept) + closer
-
-
-def _plan_module(mod: _Module, removed_here: set[str], gone_elsewhere: dict[str, set[str]],
-                 omitted: set[str], is_package: bool) -> _Plan:
-    """Decide what to remove from one module and whether what is left can ship."""
-    lines = mod.text.splitlines()
-    drop: list[ast.stmt] = []
-    rewrite: dict[int, str] = {}
-    gone: set[str] = set()          # local names that no longer exist
-    removed: list[str] = []
-    kept_stmts: list[ast.stmt] = []
-    for stmt in mod.tree.body:
-        defined = _defined_names(stmt)
-        if defined and defined & removed_here:
-            drop.append(stmt)
-            gone |= defined
-            removed += sorted(defined)
+def _has_code(tree: ast.Module) -> bool:
+    """True when the module defines a function, class or constant besides ``__all__`` and imports."""
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             continue
-        if isinstance(stmt, ast.ImportFrom):
-            source = _import_source(stmt, mod.name, is_package)
-            if source is not None:
-                lost = [a for a in stmt.names
-                        if source in omitted or a.name in gone_elsewhere.get(source, set())]
-                if lost:
-                    gone |= {a.asname or a.name for a in lost}
-                    kept_aliases = [a for a in stmt.names if a not in lost]
-                    if kept_aliases:
-                        rewrite[id(stmt)] = _render_import(stmt, kept_aliases, lines)
-                    else:
-                        drop.append(stmt)
-                    continue
-        if isinstance(stmt, ast.Import):
-            lost = [a for a in stmt.names if a.name in omitted or
-                    any(a.name.startswith(m + ".") for m in omitted)]
-            if lost:
-                gone |= {a.asname or a.name.split(".")[0] for a in lost}
-                drop.append(stmt)
-                continue
-        kept_stmts.append(stmt)
-
-    # Second pass: containers naming removed objects lose those entries (a registry keeps the rest).
-    final: list[ast.AST] = []  # statements, and dict literals stripped of removed entries
-    for stmt in kept_stmts:
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-            target = stmt.targets[0].id
-            value = stmt.value
-            if target == "__all__" and isinstance(value, (ast.List, ast.Tuple)):
-                items = [e for e in value.elts
-                         if not (isinstance(e, ast.Constant) and e.value in gone)]
-                if len(items) != len(value.elts):
-                    opener, closer = ("[", "]") if isinstance(value, ast.List) else ("(", ")")
-                    rewrite[id(stmt)] = _render_sequence_assign(
-                        stmt, [_segment(mod, e) for e in items], opener, closer)
-                continue  # __all__ names strings, not objects: never a reference
-            if isinstance(value, ast.Dict) and None not in value.keys:
-                pairs = [(k, v) for k, v in zip(value.keys, value.values)
-                         if k is not None and not (_names_loaded([v]) & gone)]  # k: no ** entries (checked above)
-                if len(pairs) != len(value.keys):
-                    kept = [f"{_segment(mod, k)}: {_segment(mod, v)}"
-                            for k, v in pairs]
-                    rewrite[id(stmt)] = _render_sequence_assign(stmt, kept, "{", "}")
-                    removed.append(f"{target}[...]")
-                    final.append(ast.Dict(keys=[k for k, _ in pairs], values=[v for _, v in pairs]))
-                    continue
-        final.append(stmt)
-
-    problem = None
-    still = sorted(_names_loaded(final) & gone)
-    if still:
-        problem = f"its remaining code uses removed names ({', '.join(still)})"
-    elif not is_package and not any(isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                                     for s in final):
-        problem = "no function or class is left"
-    return _Plan(drop=drop, rewrite=rewrite, removed=removed, problem=problem)
-
-
-def _apply_plan(mod: _Module, plan: _Plan) -> str:
-    lines = mod.text.splitlines(keepends=True)
-    replaced: dict[int, str | None] = {}      # 0-based first line -> replacement (None: delete)
-    spans: dict[int, int] = {}                # 0-based first line -> 0-based last line (inclusive)
-    for stmt in plan.drop:
-        start = _start_line(stmt, [line.rstrip("\n") for line in lines]) - 1
-        replaced[start], spans[start] = None, _end_line(stmt) - 1
-    for stmt in mod.tree.body:
-        if id(stmt) in plan.rewrite:
-            start = stmt.lineno - 1
-            replaced[start], spans[start] = plan.rewrite[id(stmt)] + "\n", _end_line(stmt) - 1
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        if i in replaced:
-            replacement = replaced[i]
-            if replacement is not None:
-                out.append(replacement)
-            i = spans[i] + 1
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            continue  # docstring
+        if isinstance(stmt, ast.Assign) and [ast.unparse(t) for t in stmt.targets] == ["__all__"]:
             continue
-        out.append(lines[i])
-        i += 1
-    text = "".join(out)
-    # Removing definitions leaves runs of blank lines: keep at most two.
-    text = re.sub(r"\n{4,}", "\n\n\n", text)
-    return text.rstrip("\n") + "\n"
+        return True
+    return False
 
 
-def strip_library(package_dir: Path, solutions: Sequence[str], out_dir: Path) -> StrippedLibrary:
-    """Copy ``package_dir`` to ``out_dir`` without the given solutions.
+def strip_library(package_dir: Path, assignment: str, out_dir: Path) -> StrippedLibrary:
+    """Copy the library ``package_dir`` to ``out_dir`` for the release of ``assignment``.
 
-    Each ``"module:name"`` top-level definition is cut out by its line range (with its decorators and
-    the comment lines right above it; comments elsewhere stay), its name leaves ``__all__``, ``from ...
-    import`` lists and dict registries (``{"adam": adam}``) of the other modules. A ``"module"`` entry
-    omits the whole module. A module is also omitted when no function or class is left in it, or when its
-    remaining top-level code still uses a removed name; modules importing from an omitted one are then
-    re-examined, until nothing changes. Imports inside functions are left alone: they fail only when
-    called (``Solver`` imports the update-rule registry lazily for this reason).
+    Every solution region naming ``assignment`` (:func:`library_regions`) is cut out, every marker line
+    goes, and ``__all__`` loses the names that are no longer defined. A module is omitted when nothing
+    but imports is left, or when its code uses a name that no longer exists (an import from a stripped
+    or omitted module, or a global it used from a removed region); modules importing from an omitted one
+    are then examined again, until nothing changes. Imports inside functions are left alone: they fail
+    only when called.
 
     Parameters
     ----------
     package_dir : Path
         The ``course_lib`` source folder.
-    solutions : sequence of str
-        Manifest entries to remove (:func:`autograder.assignments.stripped_solutions`).
+    assignment : str
+        The assignment being released.
     out_dir : Path
         Destination package folder (created).
 
     Returns
     -------
     StrippedLibrary
+
+    Raises
+    ------
+    ReleaseError
+        For unbalanced markers, or regions whose removal leaves invalid Python.
     """
     package = package_dir.name
-    modules: dict[str, _Module] = {}
+    modules: dict[str, tuple[Path, _Stripped]] = {}
     for path in sorted(package_dir.rglob("*.py")):
         rel = path.relative_to(package_dir)
         if any(part in ("__pycache__", ".ipynb_checkpoints") for part in rel.parts):
             continue
+        where = f"{package}/{rel.as_posix()}"
         text = path.read_text(encoding="utf-8")
         try:
-            tree = ast.parse(text, filename=str(path))
+            ast.parse(text, filename=where)
         except SyntaxError as exc:
-            raise ReleaseError(f"cannot parse {path}: {exc}; fix the module before releasing.") from exc
-        name = _module_name(package, rel)
-        modules[name] = _Module(name, rel, text, tree)
+            raise ReleaseError(f"cannot parse {where}: {exc}; fix the module before releasing.") from exc
+        modules[_module_name(package, rel)] = (rel, _strip_module(text, assignment, where))
 
-    whole, names = _parse_solutions(solutions, modules)
-    omitted: dict[str, str] = {m: "listed as a solution in autograder/assignments.py" for m in whole}
-    while True:
-        plans: dict[str, _Plan] = {}
-        gone = {m: set(names.get(m, set())) for m in modules}
-        newly: dict[str, str] = {}
-        for name, mod in modules.items():
+    omitted: dict[str, str] = {}
+    for name, (rel, mod) in modules.items():
+        if rel.name != "__init__.py" and not _has_code(mod.tree) and mod.changed:
+            omitted[name] = f"all its code is a solution of {assignment!r}"
+    changed = True
+    while changed:  # omit modules that use what is gone, until nothing changes
+        changed = False
+        for name, (rel, mod) in modules.items():
             if name in omitted:
                 continue
-            plan = _plan_module(mod, names.get(name, set()), gone, set(omitted), mod.rel.name == "__init__.py")
-            if plan.problem:
-                newly[name] = plan.problem
-            plans[name] = plan
-        if not newly:
-            break
-        omitted.update(newly)
+            missing = set(_unresolved(mod.text, mod.tree, name))
+            for stmt in mod.tree.body:
+                if isinstance(stmt, ast.ImportFrom):
+                    source = _library_import(stmt, name, rel.name == "__init__.py", package)
+                    if source in omitted:
+                        missing |= {a.name for a in stmt.names}
+                    elif source in modules:
+                        available = top_level_names(modules[source][1].tree) | {
+                            m.rpartition(".")[2] for m in modules if m.startswith(source + ".")}
+                        missing |= {a.name for a in stmt.names if a.name not in available}
+            if missing:
+                omitted[name] = f"its code uses {', '.join(sorted(missing))}, which this release does not ship"
+                changed = True
 
     report = StrippedLibrary(omitted=dict(sorted(omitted.items())))
     shutil.copytree(package_dir, out_dir, ignore=_IGNORED)
-    for name, mod in modules.items():
-        target = out_dir / mod.rel
+    for name, (rel, mod) in modules.items():
+        target = out_dir / rel
         if name in omitted:
             target.unlink()
             continue
-        plan = plans[name]
-        if plan.drop or plan.rewrite:
-            target.write_text(_apply_plan(mod, plan), encoding="utf-8")
-            report.removed[name] = plan.removed
+        if mod.changed:
+            target.write_text(mod.text, encoding="utf-8")
+            if mod.removed:
+                report.removed[name] = mod.removed
         report.shipped.append(name)
     return report
 
@@ -546,9 +512,9 @@ not CIFAR-10 accuracies.
 """
 
 
-def write_student_files(name: str, out_dir: Path) -> None:
+def write_student_files(name: str, out_dir: Path, course_dir: Path | None = None) -> None:
     """Write ``requirements.txt`` and ``README.md`` of the release of ``name`` into ``out_dir``."""
-    assignment = get_assignment(name)
+    assignment = get_assignment(name, course_dir)
     (out_dir / "requirements.txt").write_text("\n".join(REQUIREMENTS) + "\n", encoding="utf-8")
     (out_dir / "README.md").write_text(
         _README.format(name=name, notebook=assignment.notebook, library=LIBRARY), encoding="utf-8")
@@ -559,7 +525,7 @@ def write_student_files(name: str, out_dir: Path) -> None:
 # ---------------------------------------------------------------------------------------------------
 
 def _source_dir(name: str, course_dir: Path) -> Path:
-    assignment = get_assignment(name)
+    assignment = get_assignment(name, course_dir)
     notebook = course_dir / assignment.source_notebook
     if not notebook.is_file():
         raise SourceNotFoundError(f"cannot release {name!r}: {notebook} does not exist; write the source "
@@ -579,8 +545,8 @@ def build_release(name: str, course_dir: Path, out_dir: Path) -> StrippedLibrary
     generate_notebooks(name, _source_dir(name, course_dir), out_dir)
     if (out_dir / LIBRARY).exists():
         raise ReleaseError(f"source/{name}/ contains a {LIBRARY}/ folder; remove it: the release ships its own.")
-    report = strip_library(course_dir / LIBRARY, stripped_solutions(name), out_dir / LIBRARY)
-    write_student_files(name, out_dir)
+    report = strip_library(course_dir / LIBRARY, name, out_dir / LIBRARY)
+    write_student_files(name, out_dir, course_dir)
     for path in sorted(out_dir.rglob("*")):
         if path.is_file():
             path.chmod(0o644)
@@ -589,9 +555,9 @@ def build_release(name: str, course_dir: Path, out_dir: Path) -> StrippedLibrary
 
 def _selected(assignments: Sequence[str] | None, course_dir: Path) -> list[str]:
     if assignments is None:
-        return [n for n in assignment_names() if (course_dir / get_assignment(n).source_notebook).is_file()]
+        return assignment_names(course_dir)
     for name in assignments:
-        get_assignment(name)
+        get_assignment(name, course_dir)
     return list(dict.fromkeys(assignments))
 
 
@@ -604,7 +570,7 @@ def release(assignments: list[str] | None, course_dir: Path) -> list[Path]:
     Parameters
     ----------
     assignments : list of str or None
-        Assignment names; None releases every assignment of the manifest that has a source notebook.
+        Assignment names; None releases every assignment of the course (folders of ``source/``).
     course_dir : Path
         The course directory (the repository root).
 
@@ -690,37 +656,3 @@ def check_release(course_dir: Path, assignments: Sequence[str] | None = None) ->
                 if not filecmp.cmp(fresh / f, committed / f, shallow=False):
                     problems.append(f"release/{name}/{f} differs")
     return problems
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m autograder.release [--check] [NAME...]``; returns the exit code."""
-    parser = argparse.ArgumentParser(prog="python -m autograder.release",
-                                     description="Generate release/<name>/ from source/<name>/ (nbgrader) "
-                                                 "with the stripped course library.")
-    parser.add_argument("assignments", nargs="*", metavar="NAME",
-                        help=f"assignments to release (default: all with a source notebook; known: "
-                             f"{', '.join(assignment_names())})")
-    parser.add_argument("--course-dir", type=Path, default=Path.cwd(),
-                        help="course directory with source/ and release/ (default: the current folder)")
-    parser.add_argument("--check", action="store_true",
-                        help="only compare the committed release/ with a fresh build; exit 1 on differences")
-    args = parser.parse_args(argv)
-    names = args.assignments or None
-    try:
-        if args.check:
-            problems = check_release(args.course_dir, names)
-            for line in problems:
-                print(line)
-            if not problems:
-                print("release/ is up to date")
-            return 1 if problems else 0
-        for path in release(names, args.course_dir):
-            print(path)
-    except (ReleaseError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

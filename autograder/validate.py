@@ -8,10 +8,11 @@ Fast (no torch, no browser, no kernel unless asked), and the same checks everywh
   an exercise (a name a solution cell defines) or imported in the cell (:func:`autograder.remote.foreign_names`).
   ``release`` and ``grade`` run this part first and refuse with the same messages
   (:func:`require_valid`).
-* **manifest** (:func:`manifest_problems`): what ``autograder/assignments.py`` repeats about the notebook
-  (``total_points``, ``exercises``) agrees with it; the notebook is the source of truth.
-* **leaks** (:func:`release_leaks`): no line of a solution region or hidden block (of this assignment or a
-  later one) and no line of a ``course_lib`` definition the release strips appears in ``release/<name>/``.
+* **library** (:func:`library_problems`): the solution markers of ``course_lib`` are balanced and name
+  existing assignments, and the library this assignment's release ships defines none of the notebook's
+  exercises (a student could import the answer).
+* **leaks** (:func:`release_leaks`): no line of a solution region or hidden block (of any assignment) and no
+  line of a ``course_lib`` region the release strips appears in ``release/<name>/``.
 * **drift** (:func:`autograder.release.check_release`): ``release/<name>/`` is what a fresh build gives.
 * **run** (optional, :func:`solution_problems`, needs a kernel): the source notebook, graded as a
   submission, passes every one of its autograded tests.
@@ -36,7 +37,7 @@ __all__ = [
     "ValidationError",
     "CHECKS",
     "structural_problems",
-    "manifest_problems",
+    "library_problems",
     "secret_lines",
     "release_leaks",
     "drift_problems",
@@ -46,7 +47,7 @@ __all__ = [
 ]
 
 #: The checks :func:`validate` runs, in order (``run`` only when asked).
-CHECKS = ("structure", "manifest", "leaks", "drift", "run")
+CHECKS = ("structure", "library", "leaks", "drift", "run")
 
 _SOLUTION_RE = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 _HIDDEN_RE = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
@@ -216,32 +217,59 @@ def require_valid(name: str, course_dir: Path) -> None:
         raise ValidationError(problems)
 
 
-def _manifest_entry(name: str):
+def _library_modules(course_dir: Path) -> dict[str, str]:
+    """Text of every module of the course's ``course_lib``, by path relative to the course directory."""
+    root = Path(course_dir) / _LIBRARY
+    return {p.relative_to(course_dir).as_posix(): p.read_text(encoding="utf-8")
+            for p in sorted(root.rglob("*.py")) if "__pycache__" not in p.parts}
+
+
+def library_problems(name: str, course_dir: Path) -> list[Problem]:
+    """Problems of ``course_lib``'s solution markers, and library answers to ``name``'s exercises.
+
+    * every ``# BEGIN SOLUTION`` has its ``# END SOLUTION`` and names only assignments of the course;
+    * the library the release of ``name`` ships (:func:`autograder.release.strip_library`) defines none of
+      the names the notebook's solution cells define: a student who imports it would get the points.
+    """
+    import tempfile
+
     from autograder.assignments import assignment_names, get_assignment
+    from autograder.release import BEGIN_MARKER, END_MARKER, library_regions, strip_library, top_level_names
 
-    return get_assignment(name) if name in assignment_names() else None
-
-
-def manifest_problems(name: str, course_dir: Path) -> list[Problem]:
-    """Where ``autograder/assignments.py`` disagrees with the source notebook (nothing for an assignment
-    the manifest does not list)."""
-    entry = _manifest_entry(name)
-    if entry is None:
-        return []
-    nb = _read_notebook(_source_path(name, course_dir))
-    graded = parse_source_notebook(nb)
-    total = sum(g.points for g in graded if g.kind == "auto")
-    out = []
-    where = "autograder/assignments.py"
-    if abs(total - entry.total_points) > 1e-9:
-        out.append(Problem(name, "manifest", where,
-                           f"total_points is {entry.total_points:g} but the notebook's autograded test cells "
-                           f"add up to {total:g}: set total_points={total:g} (the notebook's points are graded)"))
-    missing = sorted(set(entry.exercises) - notebook_exercises(nb))
-    if missing:
-        out.append(Problem(name, "manifest", where,
-                           f"exercises lists {', '.join(missing)}, which no solution cell of the notebook "
-                           "defines: remove them from exercises or add their solution cells"))
+    course_dir = Path(course_dir)
+    known = set(assignment_names(course_dir))
+    out: list[Problem] = []
+    for rel, text in _library_modules(course_dir).items():
+        try:
+            regions = library_regions(text, rel)
+        except ReleaseError as exc:
+            out.append(Problem(name, "library", rel, str(exc).split(": ", 1)[1]))
+            continue
+        for region in regions:
+            for tag in sorted(region.tags - known):
+                out.append(Problem(name, "library", f"{rel}:{region.start}",
+                                   f"'{BEGIN_MARKER}' names {tag!r}, which is not an assignment of the course "
+                                   f"(known: {', '.join(sorted(known))}): fix the name"))
+    if out:
+        return out
+    exercises = set(get_assignment(name, course_dir).exercises)
+    with tempfile.TemporaryDirectory(prefix="validate-library-") as tmp:
+        try:
+            report = strip_library(course_dir / _LIBRARY, name, Path(tmp) / _LIBRARY)
+        except ReleaseError as exc:
+            return [Problem(name, "library", _LIBRARY, str(exc))]
+        for module in report.shipped:
+            path = Path(tmp, *module.split(".")).with_suffix(".py")
+            if not path.is_file():
+                path = Path(tmp, *module.split("."), "__init__.py")
+            defined = top_level_names(ast.parse(path.read_text(encoding="utf-8")))
+            for answer in sorted(defined & exercises):
+                rel = path.relative_to(tmp).as_posix()
+                out.append(Problem(
+                    name, "library", rel,
+                    f"the release ships {module}.{answer}, and {answer!r} is an exercise of this notebook: a "
+                    f"student who imports it gets the points. Put its definition between '{BEGIN_MARKER} "
+                    f"{name}' and '{END_MARKER}' lines in {rel} (or add {name} to the marker that is there)"))
     return out
 
 
@@ -269,64 +297,50 @@ def _notebook_parts(path: Path) -> tuple[set[str], set[str]]:
     return secret, public
 
 
-def _library_parts(course_dir: Path, solutions: tuple[str, ...]) -> tuple[set[str], set[str]]:
-    """(lines of the stripped definitions, lines of ``course_lib`` outside them)."""
-    wanted: dict[str, set[str]] = {}
-    whole = set()
-    for entry in solutions:
-        module, _, name = entry.partition(":")
-        if name:
-            wanted.setdefault(module, set()).add(name)
-        else:
-            whole.add(module)
+def _library_parts(course_dir: Path, name: str) -> tuple[set[str], set[str]]:
+    """(lines of the ``course_lib`` regions the release of ``name`` strips, lines it ships)."""
+    from autograder.release import library_regions
+
     secret: set[str] = set()
     public: set[str] = set()
-    for path in sorted((course_dir / _LIBRARY).rglob("*.py")):
-        rel = path.relative_to(course_dir).with_suffix("")
-        module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
-        text = path.read_text(encoding="utf-8")
+    for rel, text in _library_modules(course_dir).items():
         lines = text.splitlines()
-        if module in whole:
-            secret |= _lines(text)
-            continue
         inside = [False] * len(lines)
-        for node in ast.parse(text).body:
-            names = {getattr(node, "name", None)} | {
-                t.id for t in getattr(node, "targets", []) if isinstance(t, ast.Name)}
-            if names & wanted.get(module, set()):
-                for i in range(node.lineno - 1, node.end_lineno or node.lineno):
+        marker = [False] * len(lines)
+        for region in library_regions(text, rel):
+            marker[region.start - 1] = marker[region.end - 1] = True
+            if name in region.tags:
+                for i in range(region.start - 1, region.end):
                     inside[i] = True
-        for line, is_secret in zip(lines, inside):
-            (secret if is_secret else public).add(_norm(line))
+        for line, is_secret, is_marker in zip(lines, inside, marker):
+            if not is_marker:
+                (secret if is_secret else public).add(_norm(line))
     return secret - {""}, public - {""}
 
 
 def secret_lines(name: str, course_dir: Path) -> list[str]:
     """The normalized lines that must not appear in ``release/<name>/``, sorted.
 
-    Solution regions and hidden blocks of ``name``'s source notebook and of every later assignment of the
-    manifest, and the ``course_lib`` definitions the release strips, minus every line that is public
-    anyway (given code, prose, library code the release keeps) and lines shorter than 12 characters.
+    The solution regions and hidden blocks of every assignment's source notebook, and the ``course_lib``
+    regions the release strips, minus every line that is public anyway (given code and prose of any
+    notebook, library code the release ships, also as part of a longer line) and lines shorter than 12
+    characters.
     """
-    from autograder.assignments import assignment_names, get_assignment, stripped_solutions
+    from autograder.assignments import assignment_names
 
     course_dir = Path(course_dir)
-    names = assignment_names()
-    later = names[names.index(name):] if name in names else [name]
     secret, public = set(), set()
-    for other in dict.fromkeys([*names, name]):
-        path = course_dir / get_assignment(other).source_notebook if other in names else _source_path(
-            other, course_dir)
-        s, p = _notebook_parts(path)
+    for other in dict.fromkeys([*assignment_names(course_dir), name]):
+        s, p = _notebook_parts(_source_path(other, course_dir))
+        secret |= s
         public |= p
-        if other in later:
-            secret |= s
-    if name in names:
-        lib_secret, lib_public = _library_parts(course_dir, stripped_solutions(name))
-        secret |= lib_secret
-        public |= lib_public
+    lib_secret, lib_public = _library_parts(course_dir, name)
+    secret |= lib_secret
+    public |= lib_public
     markers = {m for pair in _MARKERS for m in pair}
-    return sorted(s for s in secret - public if len(s) >= _MIN_SECRET_CHARS and s not in markers)
+    public_text = "\n".join(sorted(public))  # a secret line inside a public one (a shorter form) is public
+    return sorted(s for s in secret - public
+                  if len(s) >= _MIN_SECRET_CHARS and s not in markers and s not in public_text)
 
 
 def _strings(obj):
@@ -368,7 +382,7 @@ def release_leaks(name: str, course_dir: Path) -> list[Problem]:
     texts = _release_texts(path)
     return [Problem(name, "leaks", f"release/{name}/{rel}",
                     f"contains solution or hidden-test text {line!r}: keep it inside the solution region or "
-                    "hidden block only (or list the library definition in the manifest's solutions), then "
+                    "hidden block only (in course_lib: between solution markers naming this assignment), then "
                     f"run 'python -m autograder release {name}'")
             for line in secret_lines(name, course_dir) for rel, text in texts.items() if line in text]
 
@@ -376,12 +390,9 @@ def release_leaks(name: str, course_dir: Path) -> list[Problem]:
 def drift_problems(name: str, course_dir: Path) -> list[Problem]:
     """Differences between ``release/<name>/`` and a fresh build (:func:`autograder.release.check_release`).
 
-    An assignment the manifest does not list cannot be built by the release command: nothing to compare.
     """
     from autograder.release import check_release
 
-    if _manifest_entry(name) is None:
-        return []
     return [Problem(name, "drift", line.split(" ", 1)[0],
                     line.split(" ", 1)[1] + f": run 'python -m autograder release {name}'")
             for line in check_release(Path(course_dir), [name])]
@@ -422,7 +433,7 @@ def validate(names: list[str], course_dir: Path, *, checks: tuple[str, ...] = CH
 
     The later checks of an assignment are skipped when its structure is broken (they would only repeat it).
     """
-    runners = {"manifest": manifest_problems, "leaks": release_leaks, "drift": drift_problems,
+    runners = {"library": library_problems, "leaks": release_leaks, "drift": drift_problems,
                "run": solution_problems}
     out: list[Problem] = []
     for name in names:
@@ -432,5 +443,7 @@ def validate(names: list[str], course_dir: Path, *, checks: tuple[str, ...] = CH
             continue
         for check in checks:
             if check != "structure":
-                out += runners[check](name, course_dir)
+                out += [p for p in runners[check](name, course_dir)
+                        if not (check == "library" and any((q.where, q.message) == (p.where, p.message)
+                                                           for q in out))]  # course-wide, said once
     return out

@@ -136,12 +136,12 @@ def runnable_assignments(names: list[str] | None = None) -> tuple[list[str], dic
     Parameters
     ----------
     names : list of str, optional
-        Default: every assignment of the course manifest.
+        Default: every assignment of the course.
 
     Returns
     -------
     ready : list of str
-        In manifest order: those with ``source/<a>/<nb>.ipynb`` and ``release/<a>/<nb>.ipynb``.
+        In the course's listing order: those with ``source/<a>/<nb>.ipynb`` and ``release/<a>/<nb>.ipynb``.
     skipped : dict of str -> str
         Name -> reason.
     """
@@ -201,7 +201,7 @@ def fill_batch(submitted: Path, assignment: str, examples: dict[str, Path], n: i
 
 
 def _env(**extra: str) -> dict[str, str]:
-    """This environment with the repository first on PYTHONPATH (nbgrader_config.py imports the manifest) and
+    """This environment with the repository first on PYTHONPATH (nbgrader_config.py imports autograder.assignments) and
     this interpreter's script folder first on PATH (nbgrader runs ``alembic`` by name; the venv need not be
     activated)."""
     env = dict(os.environ)

@@ -68,6 +68,7 @@ __all__ = [
     "affine_norm_relu_backward",
 ]
 
+# BEGIN SOLUTION fc_nets batchnorm dropout deep_networks
 #: Named initialization scales: the standard deviation for a layer with ``fan_in`` inputs.
 WEIGHT_SCALES = {
     "he": lambda fan_in: np.sqrt(2.0 / fan_in),       # He et al., ICCV 2015
@@ -91,6 +92,7 @@ def init_std(weight_scale, fan_in):
         check_choice("FullyConnectedNet", "weight_scale", weight_scale, WEIGHT_SCALES)
         return float(WEIGHT_SCALES[weight_scale](fan_in))
     return float(weight_scale)
+# END SOLUTION
 
 
 #: The layer table of the reference network (:func:`network_loss`): name -> function with cs231n's
@@ -112,6 +114,7 @@ LAYERS = MappingProxyType({
 })
 
 
+# BEGIN SOLUTION fc_nets batchnorm dropout deep_networks
 def network_loss(params, X, y=None, *, layers=LAYERS, normalization=None, norm_position="before",
                  norm_params=(), dropout_param=None, reg=0.0, mode=None):
     """Scores, or loss and gradients, of the fully connected network, every layer looked up in ``layers``.
@@ -339,6 +342,7 @@ class FullyConnectedNet:
         return network_loss(self.params, X, y, normalization=self.normalization, norm_position=self.norm_position,
                             norm_params=self.bn_params, dropout_param=self.dropout_param if self.use_dropout else None,
                             reg=self.reg)
+# END SOLUTION
 
 
 class TwoLayerNet(FullyConnectedNet):

@@ -10,10 +10,12 @@ from course_lib.errors import check_choice
 from course_lib.layers import (
     affine_backward,
     affine_forward,
+    # BEGIN SOLUTION fc_nets batchnorm
     batchnorm_backward_alt,
     batchnorm_forward,
     layernorm_backward,
     layernorm_forward,
+    # END SOLUTION
     relu_backward,
     relu_forward,
 )
@@ -29,14 +31,17 @@ __all__ = [
 
 #: Normalization layers by name: (forward, backward).
 NORMALIZATIONS = {
+    # BEGIN SOLUTION fc_nets batchnorm
     "batchnorm": (batchnorm_forward, batchnorm_backward_alt),
     "layernorm": (layernorm_forward, layernorm_backward),
+    # END SOLUTION
 }
 
 #: Where the normalization sits relative to the ReLU.
 NORM_POSITIONS = ("before", "after")
 
 
+# BEGIN SOLUTION fc_nets
 def affine_relu_forward(x, w, b):
     """Affine layer followed by a ReLU.
 
@@ -76,8 +81,10 @@ def affine_relu_backward(dout, cache, need_dx=True):
     fc_cache, relu_cache = cache
     da = relu_backward(dout, relu_cache)
     return affine_backward(da, fc_cache, need_dx=need_dx)
+# END SOLUTION
 
 
+# BEGIN SOLUTION fc_nets batchnorm
 def affine_norm_relu_forward(x, w, b, gamma, beta, norm_param, normalization="batchnorm", position="before"):
     """Affine, normalization and ReLU, with the normalization before or after the ReLU.
 
@@ -139,3 +146,4 @@ def affine_norm_relu_backward(dout, cache, need_dx=True):
         da = relu_backward(dh, relu_cache)
     dx, dw, db = affine_backward(da, fc_cache, need_dx=need_dx)
     return dx, dw, db, dgamma, dbeta
+# END SOLUTION

@@ -49,6 +49,7 @@ MODES = ("train", "test")
 # Affine
 # ---------------------------------------------------------------------------
 
+# BEGIN SOLUTION fc_nets
 def affine_forward(x, w, b):
     """Fully connected layer: ``out = x.reshape(N, D) @ w + b``.
 
@@ -110,12 +111,14 @@ def affine_backward(dout, cache, need_dx=True):
     # (N, D) -> (N, d_1, ..., d_k): back to the input's shape.
     dx = (dout @ w.T).reshape(x.shape) if need_dx else None
     return dx, dw, db
+# END SOLUTION
 
 
 # ---------------------------------------------------------------------------
 # ReLU
 # ---------------------------------------------------------------------------
 
+# BEGIN SOLUTION fc_nets
 def relu_forward(x):
     """Rectified linear unit, ``max(0, x)`` elementwise.
 
@@ -149,12 +152,14 @@ def relu_backward(dout, cache):
     """
     x = cache
     return dout * (x > 0)
+# END SOLUTION
 
 
 # ---------------------------------------------------------------------------
 # Normalization (shared core of batch and layer normalization)
 # ---------------------------------------------------------------------------
 
+# BEGIN SOLUTION fc_nets batchnorm
 def _standardize(x, axis, eps):
     """Standardize ``x`` along ``axis`` with the biased variance.
 
@@ -184,6 +189,7 @@ def _standardize_backward(dxhat, xhat, inv_std, axis):
     mean_dxhat = dxhat.mean(axis=axis, keepdims=True)
     mean_dxhat_xhat = np.mean(dxhat * xhat, axis=axis, keepdims=True)
     return inv_std * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
+# END SOLUTION
 
 
 def _into_first(ufunc, a, b):
@@ -204,6 +210,7 @@ def _check_norm_inputs(where, x, gamma, beta):
             )
 
 
+# BEGIN SOLUTION fc_nets batchnorm
 def batchnorm_forward(x, gamma, beta, bn_param):
     """Batch normalization [BN]_ over the minibatch axis.
 
@@ -390,12 +397,14 @@ def layernorm_backward(dout, cache):
     dgamma = np.sum(dout * xhat, axis=0)
     dx = _standardize_backward(dout * gamma, xhat, inv_std, 1)
     return dx, dgamma, dbeta
+# END SOLUTION
 
 
 # ---------------------------------------------------------------------------
 # Dropout
 # ---------------------------------------------------------------------------
 
+# BEGIN SOLUTION fc_nets batchnorm dropout
 def dropout_forward(x, dropout_param):
     """Inverted dropout [DO]_: keep each unit with probability ``p``, scale by 1/p.
 
@@ -464,6 +473,7 @@ def dropout_backward(dout, cache):
     if dropout_param["mode"] == "test" or mask is None:
         return dout
     return dout * mask
+# END SOLUTION
 
 
 # ---------------------------------------------------------------------------
@@ -509,6 +519,7 @@ def svm_loss(x, y):
     return float(loss), positive / n
 
 
+# BEGIN SOLUTION fc_nets
 def softmax_loss(x, y):
     """Softmax cross-entropy loss, averaged over the minibatch.
 
@@ -534,3 +545,4 @@ def softmax_loss(x, y):
     dx[rows, y] -= 1.0
     dx /= n
     return float(loss), dx
+# END SOLUTION

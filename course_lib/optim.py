@@ -104,6 +104,7 @@ def sgd(w, dw, config=None):
     return w - float(config["learning_rate"]) * dw, config
 
 
+# BEGIN SOLUTION fc_nets
 def sgd_momentum(w, dw, config=None):
     """SGD with momentum [Polyak64]_.
 
@@ -230,6 +231,7 @@ def adam(w, dw, config=None):
         v += (1.0 - b2) * (dw * dw)
         next_w = w - (lr * m_hat_scale) * m / (np.sqrt(v * v_hat_scale) + eps)
     return next_w, config
+# END SOLUTION
 
 
 def _adam_arrays(w, dw, m, v, b1, b2, step_scale, v_hat_scale, eps):
@@ -279,10 +281,12 @@ def _adam_arrays(w, dw, m, v, b1, b2, step_scale, v_hat_scale, eps):
 #: Update rules by name, as :class:`~course_lib.solver.Solver` looks them up.
 UPDATE_RULES = {
     "sgd": sgd,
+    # BEGIN SOLUTION fc_nets
     "sgd_momentum": sgd_momentum,
     "sgd_nesterov_momentum": sgd_nesterov_momentum,
     "rmsprop": rmsprop,
     "adam": adam,
+    # END SOLUTION
 }
 
 

@@ -44,7 +44,7 @@ def submissions(tmp_path):
 
 @pytest.mark.parametrize("argv, words", [
     (["--help"], ["grade", "check", "validate", "release"]),
-    (["validate", "--help"], ["examples:", "--run", "structure", "manifest", "leaks", "drift", "exit codes"]),
+    (["validate", "--help"], ["examples:", "--run", "structure", "library", "leaks", "drift", "exit codes"]),
     (["grade", "--help"], ["examples:", "--scheduler", "--workers", "--timeout", "results.json", "grades.csv",
                            "--cifar10-dir", "manual_max", "SyntheticDataWarning"]),
     (["check", "--help"], ["examples:", "from course_lib.check import check; check()"]),

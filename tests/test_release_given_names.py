@@ -1,7 +1,7 @@
 """Given code is sufficient: in each release, a net built from every layer the assignments define runs.
 
-The assignments are taken in the manifest's order; a net of one assignment may use every layer that
-assignment or an earlier one defines (a "layer" is a function of ``course_lib.layers.__all__`` that a
+The assignments are taken in the course's listing order (notebook metadata ``order``); a net of one
+assignment may use every layer that assignment or an earlier one defines (a "layer" is a function of ``course_lib.layers.__all__`` that a
 solution cell writes). In each release, the names a net can use are those the release's code cells import
 (up to and including the net's cell, run next to the release's stripped ``course_lib``) and those its
 solution cells define (the student's; here course_lib's reference layers are injected for them). The test

@@ -16,14 +16,13 @@ import grading_fixture as fx
 import nbformat
 import pytest
 
-from autograder.assignments import assignment_names
+from autograder.assignments import assignment_names, get_assignment
 from autograder.batch import grade_assignment
 from autograder.release import ReleaseError, release
 from autograder.validate import (
     Problem,
     ValidationError,
-    manifest_problems,
-    require_valid,
+    library_problems,
     solution_problems,
     structural_problems,
     validate,
@@ -34,10 +33,10 @@ NAME = "dropout"
 
 
 def _course(tmp_path: Path) -> Path:
-    """A copy of the course with dropout's source and release (validate reads only these)."""
+    """A copy of the course with every source notebook and dropout's release (validate reads only these)."""
     course = tmp_path / "course"
     shutil.copytree(REPO / "course_lib", course / "course_lib", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(REPO / "source" / NAME, course / "source" / NAME)
+    shutil.copytree(REPO / "source", course / "source")
     shutil.copytree(REPO / "release" / NAME, course / "release" / NAME)
     return course
 
@@ -51,7 +50,7 @@ def _edit(course: Path, edit) -> None:
 
 def test_the_shipped_course_has_no_problem():
     t0 = time.monotonic()
-    assert validate(assignment_names(), REPO, checks=("structure", "manifest", "leaks")) == []
+    assert validate(assignment_names(), REPO, checks=("structure", "library", "leaks")) == []
     assert time.monotonic() - t0 < 60  # seconds, not minutes: no kernel, no torch
 
 
@@ -112,18 +111,45 @@ def test_structural_problems_name_the_cell_and_the_fix(tmp_path, edit, where, wo
     assert not (course / "grading-out").exists()
 
 
-def test_manifest_repeating_the_notebook_is_checked(tmp_path):
+def test_points_come_from_the_notebook_alone(tmp_path):
     course = _course(tmp_path)
-    assert manifest_problems(NAME, course) == []
+    assert get_assignment(NAME, course).total_points == 9
 
     def more_points(cells, nb):
         cells["test_dropout_forward"].metadata["nbgrader"]["points"] += 2
 
     _edit(course, more_points)
-    [p] = manifest_problems(NAME, course)
-    assert p.where == "autograder/assignments.py" and "total_points is 9" in p.message
-    assert "add up to 11" in p.message and "set total_points=11" in p.message
-    require_valid(NAME, course)  # a stale manifest does not stop release or grading: the notebook's points count
+    assert get_assignment(NAME, course).total_points == 11
+    assert validate([NAME], course, checks=("structure", "library")) == []
+
+
+def _mark(course: Path, old: str, new: str) -> None:
+    path = course / "course_lib" / "layers.py"
+    text = path.read_text()
+    assert text.count(old) == 1, "dropout_forward and dropout_backward are one region"
+    path.write_text(text.replace(old, new))
+
+
+def test_a_library_answer_the_release_would_ship_is_reported(tmp_path):
+    course = _course(tmp_path)
+    assert library_problems(NAME, course) == []
+    _mark(course, "# BEGIN SOLUTION fc_nets batchnorm dropout\n", "# BEGIN SOLUTION fc_nets batchnorm\n")
+    problems = library_problems(NAME, course)
+    assert {(p.where, p.message.split(",")[0]) for p in problems} == {
+        ("course_lib/layers.py", f"the release ships course_lib.layers.{f}") for f in ("dropout_forward",
+                                                                                       "dropout_backward")}
+    assert all("'# BEGIN SOLUTION dropout'" in p.message and "a student who imports it" in p.message
+               for p in problems)
+
+
+def test_a_marker_naming_no_assignment_is_reported_once(tmp_path):
+    course = _course(tmp_path)
+    _mark(course, "# BEGIN SOLUTION fc_nets batchnorm dropout\n", "# BEGIN SOLUTION fc_nets batchnorm dropuot\n")
+    problems = validate(["batchnorm", NAME], course, checks=("structure", "library"))
+    assert len(problems) == 1  # said once although two assignments were validated
+    assert all(p.check == "library" and "names 'dropuot', which is not an assignment" in p.message
+               for p in problems)
+    assert problems[0].where.split(":")[0] == "course_lib/layers.py"
 
 
 def test_leaks_and_drift_are_reported(tmp_path):

@@ -7,7 +7,12 @@ caches of its parts; the backward unpacks it and runs the parts in reverse.
 from __future__ import annotations
 
 from course_lib.errors import check_choice
-from course_lib.layers import affine_backward, affine_forward, relu_backward, relu_forward
+from course_lib.layers import (
+    affine_backward,
+    affine_forward,
+    relu_backward,
+    relu_forward,
+)
 
 __all__ = [
     "affine_relu_forward",
@@ -17,7 +22,8 @@ __all__ = [
 ]
 
 #: Normalization layers by name: (forward, backward).
-NORMALIZATIONS = {}
+NORMALIZATIONS = {
+}
 
 #: Where the normalization sits relative to the ReLU.
 NORM_POSITIONS = ("before", "after")

@@ -122,7 +122,8 @@ def _check_real(where: str, name: str, value, positive: bool = False) -> float:
 
 #: Schedule formulas by kind. The release of the assignment that teaches a formula ships without its
 #: entry (the student writes it), so schedules look formulas up here instead of naming them.
-SCHEDULE_FORMULAS = {}
+SCHEDULE_FORMULAS = {
+}
 
 
 def _check_cyclic(where: str, eta_min, eta_max, n_s) -> tuple[float, float, float]:
