@@ -189,7 +189,7 @@ def get_assignment(name: str, course_dir: str | os.PathLike | None = None) -> As
     ok_name = bool(name) and not name.startswith(".") and "/" not in name and "\\" not in name
     path = _notebook_path(folder) if ok_name and folder.is_dir() else None
     if path is None:
-        known = ", ".join(map(repr, assignment_names(course))) or "none"
+        known = ", ".join(assignment_names(course)) or "none"
         raise AssignmentError(f"unknown assignment {name!r}: there is no notebook in {folder}. "
                               f"Known assignments in {course / 'source'}: {known}.")
     meta = _metadata(path)

@@ -262,7 +262,10 @@ def library_problems(name: str, course_dir: Path) -> list[Problem]:
             path = Path(tmp, *module.split(".")).with_suffix(".py")
             if not path.is_file():
                 path = Path(tmp, *module.split("."), "__init__.py")
-            defined = top_level_names(ast.parse(path.read_text(encoding="utf-8")))
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            # definitions only: a module that imports a stripped answer is omitted from the release
+            defined = top_level_names(ast.Module(body=[s for s in tree.body if not isinstance(
+                s, (ast.Import, ast.ImportFrom))], type_ignores=[]))
             for answer in sorted(defined & exercises):
                 rel = path.relative_to(tmp).as_posix()
                 out.append(Problem(
@@ -394,7 +397,7 @@ def drift_problems(name: str, course_dir: Path) -> list[Problem]:
     from autograder.release import check_release
 
     return [Problem(name, "drift", line.split(" ", 1)[0],
-                    line.split(" ", 1)[1] + f": run 'python -m autograder release {name}'")
+                    line.split(" ", 1)[1].split("; run ")[0] + f": run 'python -m autograder release {name}'")
             for line in check_release(Path(course_dir), [name])]
 
 
