@@ -72,11 +72,9 @@ def _cell(step: Step) -> nbformat.NotebookNode:
     cell = nbformat.v4.new_code_cell(step.text)
     # What nbgrader's Create Assignment tool writes for "Autograded answer" and "Autograder tests".
     if kind == "solution":
-        cell.id = args[0]
         cell.metadata["nbgrader"] = {"grade": False, "grade_id": args[0], "locked": False,
                                      "schema_version": 3, "solution": True, "task": False}
     elif kind == "tests":
-        cell.id = args[0]
         cell.metadata["nbgrader"] = {"grade": True, "grade_id": args[0], "locked": True,
                                      "points": float(args[1]), "schema_version": 3, "solution": False,
                                      "task": False}

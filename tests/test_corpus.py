@@ -29,6 +29,7 @@ from corpus_cases import corpus_files, corpus_notebook, graded_code_solutions, r
 from test_source_notebooks import (
     GRADED_MUTANTS,
     REPO,
+    SHIPPED,
     _graded_mutants,
     _nbgrader,
     _notebook,
@@ -37,7 +38,7 @@ from test_source_notebooks import (
     _write_submissions,
 )
 
-from autograder.assignments import assignment_names, get_assignment
+from autograder.assignments import get_assignment
 from autograder.checks import CheckNote
 
 #: Tests whose pass carries a note on an accepted (1, D) shape: (student, grade_id).
@@ -48,7 +49,7 @@ NOTED = {"batchnorm": [("corpus_cs231n_graph_keepdims", "test_batchnorm_backward
 CORPUS_SIZE = {"fc_nets": 3, "batchnorm": 3, "dropout": 3, "deep_networks": 3}
 
 
-@pytest.mark.parametrize("name", assignment_names())
+@pytest.mark.parametrize("name", SHIPPED)
 def test_corpus_covers_every_graded_function(name):
     """Every submission of the corpus writes every code solution cell of the assignment."""
     files = corpus_files(name)
@@ -59,7 +60,7 @@ def test_corpus_covers_every_graded_function(name):
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.parametrize("name, stem", [(n, s) for n in assignment_names() for s in corpus_files(n)])
+@pytest.mark.parametrize("name, stem", [(n, s) for n in SHIPPED for s in corpus_files(n)])
 def test_corpus_passes_every_test_cell_in_process(name, stem):
     """The source notebook's test cells, run on the solution cells of the submission as pasted into the release
     (with the release's given imports, numpy as ``np`` from the setup cell) in one namespace."""
@@ -76,7 +77,7 @@ def test_corpus_passes_every_test_cell_in_process(name, stem):
     assert not failed, f"{name}/{stem}: correct code failed {failed}"
 
 
-@pytest.mark.parametrize("name", assignment_names())
+@pytest.mark.parametrize("name", SHIPPED)
 def test_grader_gives_corpus_full_points_and_mutants_lose_theirs(name, tmp_path):
     """One ``grade_assignment`` call (``workers=0``) per assignment: corpus full marks, mutants lose their test."""
     from adversarial_cases import make_course

@@ -1,7 +1,7 @@
 """Given code is sufficient: in each release, a net built from every layer the assignments define runs.
 
-The assignments are taken in the course's listing order (notebook metadata ``order``); a net of one
-assignment may use every layer that assignment or an earlier one defines (a "layer" is a function of ``course_lib.layers.__all__`` that a
+The shipped assignments are taken in teaching order (``SHIPPED``); a net of one assignment may use every
+layer that assignment or an earlier one defines (a "layer" is a function of ``course_lib.layers.__all__`` that a
 solution cell writes). In each release, the names a net can use are those the release's code cells import
 (up to and including the net's cell, run next to the release's stripped ``course_lib``) and those its
 solution cells define (the student's; here course_lib's reference layers are injected for them). The test
@@ -22,8 +22,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from test_source_notebooks import SHIPPED
 
-from autograder.assignments import assignment_names, get_assignment
+from autograder.assignments import get_assignment
 from autograder.checks import reference
 
 REPO = Path(__file__).resolve().parents[1]
@@ -132,7 +133,7 @@ def _imports(cells) -> list[str]:
 def _required_layers(name: str) -> list[str]:
     """Layers (names in course_lib.layers.__all__) that the assignment or an earlier one writes."""
     layers = set(reference("layers").__all__)
-    names = assignment_names()
+    names = list(SHIPPED)
     defined = set()
     for earlier in names[: names.index(name) + 1]:
         source = nbformat.read(REPO / get_assignment(earlier).source_notebook, as_version=4)
@@ -142,12 +143,12 @@ def _required_layers(name: str) -> list[str]:
 
 def test_required_layers_grow_along_the_course():
     """fc_nets writes the affine/ReLU/softmax layers; by deep_networks every normalization and dropout layer exists."""
-    first, last = _required_layers(assignment_names()[0]), _required_layers(assignment_names()[-1])
+    first, last = _required_layers(SHIPPED[0]), _required_layers(SHIPPED[-1])
     assert {"affine_forward", "affine_backward", "relu_forward", "relu_backward", "softmax_loss"} <= set(first)
     assert {"batchnorm_backward", "batchnorm_backward_alt", "layernorm_forward", "dropout_forward"} <= set(last)
 
 
-@pytest.mark.parametrize("name", assignment_names())
+@pytest.mark.parametrize("name", SHIPPED)
 def test_release_gives_every_layer_a_net_may_use(name):
     release = _release_notebook(name)
     cells = _cells_up_to_net(release)

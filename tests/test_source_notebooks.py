@@ -104,48 +104,29 @@ def _run_cell(source: str, ns: dict, label: str) -> BaseException | None:
 
 @pytest.mark.parametrize("name", assignment_names())
 def test_structure_of_the_source_notebook(name):
+    """What every assignment of the course needs, an instructor's own included (docs/authoring.md)."""
     assignment = get_assignment(name)
     nb = _notebook(name)
     ids = [_nbgrader(c).get("grade_id") for c in nb.cells if _nbgrader(c)]
     assert len(ids) == len(set(ids)), f"{name}: duplicate grade_ids {sorted(i for i in ids if ids.count(i) > 1)}"
     for cell in nb.cells:
-        meta = _nbgrader(cell)
-        if meta:
-            assert meta.get("schema_version") == 3, f"{name}: cell {cell.id} lacks nbgrader schema_version 3"
-            assert cell.id == meta["grade_id"], f"{name}: cell id {cell.id!r} should equal its grade_id"
-
-    solutions = _solution_cells(nb)
-    defined = []
-    for cell in solutions:
+        if _nbgrader(cell):
+            assert _nbgrader(cell).get("schema_version") == 3, f"{name}: cell {cell.id} lacks nbgrader schema_version 3"
+    defined: set[str] = set()
+    for cell in _solution_cells(nb):
         assert SOLUTION_RE.search(cell.source), f"{name}: solution cell {cell.id} has no SOLUTION region"
-        names = _defined(cell.source)
-        assert len(names) == 1, f"{name}: solution cell {cell.id} must define exactly one exercise, defines {names}"
-        defined += names
-        assert cell.id == next(iter(names)), f"{name}: solution cell of {names} should have grade_id {names}"
-    assert sorted(defined) == sorted(assignment.exercises), \
+        defined |= _defined(cell.source)
+    assert defined <= set(assignment.exercises), \
         f"{name}: solution cells define {sorted(defined)}, the assignment lists {sorted(assignment.exercises)}"
-
     tests = _test_cells(nb)
-    assert sorted(_nbgrader(c)["grade_id"] for c in tests) == sorted(f"test_{e}" for e in assignment.exercises), \
-        f"{name}: there must be one test cell test_<exercise> per exercise"
+    assert tests, f"{name}: the notebook has no autograded test cell"
     exercises = set(assignment.exercises)
     for cell in tests:
         meta = _nbgrader(cell)
         assert meta.get("locked") and not meta.get("solution") and meta.get("points", 0) > 0, \
             f"{name}: test cell {cell.id} must be locked, not a solution, with positive points"
-        hidden = HIDDEN_RE.search(cell.source)
-        assert hidden, f"{name}: test cell {cell.id} has no hidden block"
-        assert cell.source.rstrip().endswith("### END HIDDEN TESTS"), f"{name}: {cell.id}: hidden block must come last"
-        if name in SHIPPED:
-            assert f"from autograder.checks import {name} as _c" in hidden.group(1) and \
-                re.search(r"\b_c\.\w+\(", hidden.group(1)), \
-                f"{name}: {cell.id}: the hidden block must call an autograder.checks.{name} helper"
         free = _free_names(cell.source)
         assert free <= exercises, f"{name}: test cell {cell.id} is not self-contained: it uses {sorted(free - exercises)}"
-        own = meta["grade_id"].removeprefix("test_")
-        visible = cell.source[: hidden.start()]
-        others = _free_names(visible) & (exercises - {own})
-        assert not others, f"{name}: the visible part of {cell.id} calls other exercises {sorted(others)}"
     # Manually graded written answers (markdown solution cells with points) are not in the autograded total.
     written = [c for c in nb.cells if _nbgrader(c).get("grade") and c.cell_type == "markdown"]
     for cell in written:
@@ -154,8 +135,41 @@ def test_structure_of_the_source_notebook(name):
     total = sum(_nbgrader(c)["points"] for c in tests)
     assert total == assignment.total_points, f"{name}: points add up to {total}, the assignment says {assignment.total_points}"
 
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_notebooks_follow_the_projects_conventions(name):
+    """One exercise per solution cell, named cells, one test_<exercise> each whose hidden block (last) calls an
+    autograder.checks helper and whose visible part calls no other exercise, grading-size data."""
+    assignment = get_assignment(name)
+    nb = _notebook(name)
+    for cell in nb.cells:
+        if _nbgrader(cell):
+            assert cell.id == _nbgrader(cell)["grade_id"], f"{name}: cell id {cell.id!r} should equal its grade_id"
+    defined = []
+    for cell in _solution_cells(nb):
+        names = _defined(cell.source)
+        assert len(names) == 1, f"{name}: solution cell {cell.id} must define exactly one exercise, defines {names}"
+        defined += names
+        assert cell.id == next(iter(names)), f"{name}: solution cell of {names} should have grade_id {names}"
+    assert sorted(defined) == sorted(assignment.exercises)
+    tests = _test_cells(nb)
+    assert sorted(_nbgrader(c)["grade_id"] for c in tests) == sorted(f"test_{e}" for e in assignment.exercises), \
+        f"{name}: there must be one test cell test_<exercise> per exercise"
+    exercises = set(assignment.exercises)
+    for cell in tests:
+        hidden = HIDDEN_RE.search(cell.source)
+        assert hidden, f"{name}: test cell {cell.id} has no hidden block"
+        assert cell.source.rstrip().endswith("### END HIDDEN TESTS"), f"{name}: {cell.id}: hidden block must come last"
+        assert f"from autograder.checks import {name} as _c" in hidden.group(1) and \
+            re.search(r"\b_c\.\w+\(", hidden.group(1)), \
+            f"{name}: {cell.id}: the hidden block must call an autograder.checks.{name} helper"
+        own = _nbgrader(cell)["grade_id"].removeprefix("test_")
+        visible = cell.source[: hidden.start()]
+        others = _free_names(visible) & (exercises - {own})
+        assert not others, f"{name}: the visible part of {cell.id} calls other exercises {sorted(others)}"
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert 'os.environ.get("COURSE_GRADING") == "1"' in code, f"{name}: the notebook must read COURSE_GRADING"
+    assert assignment.grading_sizes, f"{name}: the notebook's metadata must record its grading sizes"
     for key, value in assignment.grading_sizes.items():
         assert f'"{key}": {value}' in code, \
             f"{name}: grading size {key}={value} of the notebook's metadata is not in its code"
