@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from course_lib.errors import ShapeError, check_choice
+from course_lib.errors import OptionError, ShapeError
 
 __all__ = [
     "sgd",
@@ -289,12 +289,24 @@ UPDATE_RULES = {
 def get_update_rule(name_or_rule):
     """Return the update rule for a name in :data:`UPDATE_RULES`, or a callable as is.
 
+    :class:`~course_lib.solver.Solver` resolves its ``update_rule`` option here.
+
     Raises
     ------
     course_lib.errors.OptionError
-        For an unknown name; the message lists the known ones.
+        For an unknown name (the message lists the known ones) or a value that is neither a name nor
+        a callable.
     """
     if callable(name_or_rule):
         return name_or_rule
-    check_choice("Solver", "update_rule", name_or_rule, UPDATE_RULES)
+    if not isinstance(name_or_rule, str):
+        raise OptionError(
+            f"Solver: update_rule must be the name of an update rule or a callable "
+            f"rule(w, dw, config) -> (next_w, config); got {type(name_or_rule).__name__}."
+        )
+    if name_or_rule not in UPDATE_RULES:
+        raise OptionError(
+            f"Solver: unknown update_rule {name_or_rule!r}; use one of {', '.join(map(repr, UPDATE_RULES))}, "
+            f"or pass a callable rule(w, dw, config) -> (next_w, config)."
+        )
     return UPDATE_RULES[name_or_rule]
