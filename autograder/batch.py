@@ -32,6 +32,8 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.assignments import get_assignment
+from autograder.errors import AutograderError
 from autograder.feedback import write_mathjax
 from autograder.gradebook import GradebookError, GradebookWriter
 from autograder.parallel import choose_workers, run_jobs
@@ -58,12 +60,13 @@ from autograder.sandbox import require_isolation
 from autograder.submissions import Submission, discover_submissions, read_tree_files
 from autograder.validate import require_valid
 from autograder.wire import valid_unicode_tree
+from course_lib.errors import OptionError
 
 __all__ = [
     "AssignmentNotFoundError",
     "OutputLockedError",
     "BatchSummary",
-    "Assignment",
+    "AssignmentFiles",
     "find_assignment",
     "is_bundled_example",
     "known_assignments",
@@ -90,17 +93,17 @@ def terminal_safe(text: object) -> str:
 
 
 
-class AssignmentNotFoundError(LookupError):
+class AssignmentNotFoundError(AutograderError, LookupError):
     """The assignment has no source notebook in the course folder."""
 
 
-class OutputLockedError(RuntimeError):
+class OutputLockedError(AutograderError, RuntimeError):
     """Another grading run is writing the same output folder."""
 
 
 @dataclass(frozen=True)
-class Assignment:
-    """Where an assignment's files are.
+class AssignmentFiles:
+    """Where an assignment's files are (its entry in the course manifest is :class:`autograder.assignments.Assignment`).
 
     Attributes
     ----------
@@ -235,7 +238,7 @@ def known_assignments(course_dir: Path) -> list[str]:
     return sorted(p.name for p in src.iterdir() if p.is_dir() and list(p.glob("*.ipynb")))
 
 
-def find_assignment(course_dir: Path, name: str) -> Assignment:
+def find_assignment(course_dir: Path, name: str) -> AssignmentFiles:
     """Locate an assignment's source notebook and release folder.
 
     Raises
@@ -246,10 +249,8 @@ def find_assignment(course_dir: Path, name: str) -> Assignment:
     course_dir = Path(course_dir)
     nb = course_dir / "source" / name / f"{name}.ipynb"
     try:  # the course manifest may name the notebook differently from the assignment
-        from autograder.assignments import get_assignment
-
         nb = course_dir / get_assignment(name).source_notebook
-    except (ImportError, ValueError):
+    except OptionError:  # not in the manifest: the nbgrader layout
         pass
     if not nb.is_file():
         known = known_assignments(course_dir)
@@ -257,7 +258,7 @@ def find_assignment(course_dir: Path, name: str) -> Assignment:
         raise AssignmentNotFoundError(
             f"unknown assignment {name!r}: there is no {nb}. Known assignments in "
             f"{course_dir / 'source'}: {listing}.")
-    return Assignment(name, nb, course_dir / "release" / name)
+    return AssignmentFiles(name, nb, course_dir / "release" / name)
 
 
 def is_bundled_example(submissions: Path) -> bool:

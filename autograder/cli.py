@@ -14,22 +14,24 @@ structural checks); 3 internal error; 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import importlib
+import dataclasses
 import os
 import sys
 import textwrap
 import traceback
 from pathlib import Path
 
+from autograder.errors import AutograderError
 from course_lib import check as student_check
 from course_lib.data import CIFAR10_ENV_VAR
+from course_lib.errors import CourseLibError
 
 __all__ = ["main", "build_parser", "default_course_dir", "UsageError"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
-class UsageError(ValueError):
+class UsageError(AutograderError, ValueError):
     """Bad command-line input; the message says what to do."""
 
 
@@ -150,7 +152,10 @@ to the course's manually graded Gradescope assignment.
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m autograder``."""
     from autograder.gradescope import DEFAULT_SUBMISSION_TIMEOUT
+    from autograder.pipeline import GradingOptions
 
+    # The grading limits' defaults are GradingOptions' own (one source); --help shows them.
+    defaults = {f.name: f.default for f in dataclasses.fields(GradingOptions)}
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
         description="Grade notebook submissions safely, check your own notebook, validate and release "
@@ -179,13 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "in this process for a small one, else up to one worker per CPU; the summary says which)")
     g.add_argument("--scheduler", metavar="ADDRESS",
                    help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (replaces --workers)")
-    g.add_argument("--timeout", type=_positive(float), default=300.0, metavar="SECONDS",
+    g.add_argument("--timeout", type=_positive(float), default=defaults["cell_timeout"], metavar="SECONDS",
                    help="time limit of one student cell (default: %(default)s)")
-    g.add_argument("--test-timeout", type=_positive(float), default=60.0, metavar="SECONDS",
+    g.add_argument("--test-timeout", type=_positive(float), default=defaults["test_timeout"], metavar="SECONDS",
                    help="time limit of one graded test cell (default: %(default)s)")
-    g.add_argument("--submission-timeout", type=_positive(float), default=1800.0, metavar="SECONDS",
+    g.add_argument("--submission-timeout", type=_positive(float), default=defaults["submission_timeout"],
+                   metavar="SECONDS",
                    help="time limit of a whole submission, restarts included (default: %(default)s)")
-    g.add_argument("--memory", type=_positive(int), default=4096, metavar="MB",
+    g.add_argument("--memory", type=_positive(int), default=defaults["memory_mb"], metavar="MB",
                    help="memory limit of a student kernel (default: %(default)s)")
     g.add_argument("--no-gradebook", action="store_true",
                    help="do not write the nbgrader gradebook (results.json, feedback and grades.csv only)")
@@ -259,7 +265,6 @@ def _course(args) -> Path:
 def _cifar10_dir(given: str | None) -> str | None:
     """``--cifar10-dir`` checked: an absolute path to a directory holding CIFAR-10, or None (synthetic)."""
     from course_lib.data import resolve_cifar10_dir
-    from course_lib.errors import CourseLibError
 
     if not given:
         return None
@@ -329,10 +334,8 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_release(args) -> int:
-    try:
-        from autograder.release import release
-    except ImportError as exc:
-        raise UsageError(f"the release command is not available ({exc})") from exc
+    from autograder.release import release
+
     course = _course(args)
     _known(course, args.assignments)
     paths = release(args.assignments or None, course)
@@ -360,25 +363,9 @@ def _cmd_pdf(args) -> int:
     return EXIT_OK
 
 
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    from autograder.batch import AssignmentNotFoundError, OutputLockedError
-    from autograder.gradebook import GradebookError
-    from autograder.parallel import ParallelError
-    from autograder.pipeline import SourceNotebookError
-    from autograder.sandbox import IsolationUnavailableError
-    from autograder.submissions import SubmissionsError
-
-    errors: list[type[BaseException]] = [UsageError, AssignmentNotFoundError, OutputLockedError,
-                                         GradebookError, ParallelError, SourceNotebookError,
-                                         SubmissionsError, FileNotFoundError, IsolationUnavailableError]
-    for module, name in (("course_lib.check", "CheckError"), ("course_lib.errors", "CourseLibError"),
-                         ("autograder.release", "ReleaseError"), ("autograder.gradescope", "GradescopeError"),
-                         ("autograder.gradescope", "PdfError")):
-        try:
-            errors.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(errors)
+#: What ends with ``error: <message>`` and exit 2 (the messages say what to do); anything else is an internal error.
+#: ``FileNotFoundError``: a path the user gave (a notebook, a course file) does not exist.
+_EXPECTED_ERRORS = (AutograderError, CourseLibError, FileNotFoundError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -399,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         from autograder.batch import terminal_safe  # messages may name what a submission wrote
 
-        if isinstance(exc, _expected_errors()):
+        if isinstance(exc, _EXPECTED_ERRORS):
             if args.debug:
                 traceback.print_exc()
             print(f"error: {terminal_safe(exc)}", file=sys.stderr)

@@ -28,10 +28,12 @@ from typing import Any
 
 import nbformat
 
+from autograder.errors import AutograderError
+
 __all__ = ["GradebookError", "GradebookWriter", "course_settings", "interpreter_scripts_on_path"]
 
 
-class GradebookError(RuntimeError):
+class GradebookError(AutograderError, RuntimeError):
     """The gradebook cannot take this assignment's grades."""
 
 

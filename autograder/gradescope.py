@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from autograder.errors import AutograderError
+
 __all__ = [
     "ROOT_ENV_VAR",
     "DEFAULT_ROOT",
@@ -79,11 +81,11 @@ _SKIP_DIRS = {"__pycache__", "examples", ".ipynb_checkpoints"}
 _SCRIPT_MODE, _SECRET_MODE, _DIR_MODE = 0o755, 0o600, 0o700
 
 
-class GradescopeError(ValueError):
+class GradescopeError(AutograderError, ValueError):
     """A bundle cannot be built (or checked) as asked; the message says what to do."""
 
 
-class PdfError(RuntimeError):
+class PdfError(AutograderError, RuntimeError):
     """A notebook could not be rendered to PDF; the message says why and what to do."""
 
 

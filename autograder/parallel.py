@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from autograder.errors import AutograderError
 from autograder.pipeline import GradingJob, error_result, grade_submission
 
 __all__ = ["ParallelError", "WorkerChoice", "MIN_JOBS_PER_WORKER", "MAX_AUTO_WORKERS", "usable_cpus",
@@ -44,7 +45,7 @@ MIN_JOBS_PER_WORKER = 8
 MAX_AUTO_WORKERS = 4
 
 
-class ParallelError(RuntimeError):
+class ParallelError(AutograderError, RuntimeError):
     """The Dask cluster could not be started or reached."""
 
 

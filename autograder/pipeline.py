@@ -61,7 +61,10 @@ from typing import Any
 
 import nbformat
 
+from autograder import sandbox
+from autograder.assignments import GRADING_ENV
 from autograder.checks import collect_notes
+from autograder.errors import AutograderError
 from autograder.submissions import copy_tree_files, load_notebook_bytes, write_tree_files
 from course_lib.data import CIFAR10_ENV_VAR, SYNTHETIC_WARNING_ENV_VAR
 
@@ -105,13 +108,7 @@ GRADER_VERSION = "1"
 
 
 def _preamble() -> str:
-    env = {"AUTOGRADER_GRADING": "1"}
-    try:
-        from autograder.assignments import GRADING_ENV
-
-        env.update(GRADING_ENV)
-    except ImportError:  # a course without the manifest
-        pass
+    env = {"AUTOGRADER_GRADING": "1", **GRADING_ENV}
     return f"import os as _ag_os\n_ag_os.environ.update({env!r})\ndel _ag_os\n"
 
 
@@ -131,7 +128,7 @@ _MAX_NOTEBOOK_OUTPUT_CHARS = 12_000_000
 _MAX_MESSAGE_CHARS = 4_000
 
 
-class SourceNotebookError(ValueError):
+class SourceNotebookError(AutograderError, ValueError):
     """The instructor's source notebook cannot be used for grading."""
 
 
@@ -200,7 +197,7 @@ class GradingOptions:
     test_timeout: float = 60.0
     submission_timeout: float = 1800.0
     max_restarts: int = 3
-    memory_mb: int = 4096
+    memory_mb: int = sandbox.Limits.memory_mb
     hide: tuple[str, ...] = ()
     extra_paths: tuple[str, ...] = ()
     trusted_notebooks: bool = False
@@ -633,23 +630,16 @@ def prepare_workdir(state: GradingState) -> None:
     nbformat.write(state.notebook, workdir / state.job.notebook_name)
 
 
-def _kernel_api():
-    from autograder import sandbox
-
-    return sandbox
-
-
 def start_kernel(state: GradingState) -> None:
     """Step 4: start the student kernel in the scratch folder (a clear fault if it cannot start)."""
     if state.notebook is None or state.workdir is None:
         return
-    sandbox = _kernel_api()
     opts = state.job.options
     try:
         limits = sandbox.Limits(cell_timeout=opts.cell_timeout, total_timeout=opts.submission_timeout,
                                 memory_mb=opts.memory_mb)
-        kernel = sandbox.StudentKernel(state.workdir, extra_paths=tuple(opts.extra_paths),
-                                       limits=limits, hide=tuple(opts.hide),
+        kernel = sandbox.StudentKernel(state.workdir, extra_paths=tuple(Path(p) for p in opts.extra_paths),
+                                       limits=limits, hide=tuple(Path(p) for p in opts.hide),
                                        isolate=None if opts.trusted_notebooks else True,
                                        data_dirs={CIFAR10_ENV_VAR: opts.cifar10_dir} if opts.cifar10_dir else {},
                                        env={SYNTHETIC_WARNING_ENV_VAR: "off"})

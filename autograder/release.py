@@ -40,6 +40,7 @@ from autograder.assignments import (
     nbgrader_settings,
     stripped_solutions,
 )
+from autograder.errors import AutograderError
 
 __all__ = [
     "ReleaseError",
@@ -81,7 +82,7 @@ _KEPT_NB_METADATA = ("kernelspec", "language_info")
 _KEPT_LANGUAGE_INFO = ("name", "file_extension", "mimetype")
 
 
-class ReleaseError(ValueError):
+class ReleaseError(AutograderError, ValueError):
     """A release cannot be built: bad manifest entry, missing source, unparsable library module."""
 
 

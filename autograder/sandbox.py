@@ -136,6 +136,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from autograder.errors import AutograderError
+
 from . import wire
 
 __all__ = [
@@ -178,6 +180,11 @@ _STARTUP_TIMEOUT = 60.0
 @dataclass(frozen=True)
 class Limits:
     """Resource limits of one student kernel.
+
+    The defaults are those of a kernel started on its own (tests, tools): a bare kernel's per-call and total
+    time. Grading never relies on them for time: :func:`autograder.pipeline.start_kernel` passes the
+    :class:`~autograder.pipeline.GradingOptions` of the run (per-cell time, submission time, memory);
+    ``memory_mb``'s default is the one source of the grading default (``GradingOptions.memory_mb``).
 
     Attributes
     ----------
@@ -227,7 +234,7 @@ class CellResult:
     duration: float = 0.0
 
 
-class KernelError(RuntimeError):
+class KernelError(AutograderError, RuntimeError):
     """Base class of the kernel failures; messages are written for students."""
 
 

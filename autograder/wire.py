@@ -79,7 +79,6 @@ __all__ = [
     "decode",
     "send_frame",
     "recv_frame",
-    "is_plain",
     "valid_unicode",
     "valid_unicode_tree",
     "ALLOWED_DTYPES",
@@ -526,15 +525,6 @@ def decode(body: bytes | bytearray | memoryview, make_handle: Callable[[int, str
     if not all(dec.used):
         raise WireError("unused buffer in frame")
     return value
-
-
-def is_plain(obj: Any) -> bool:
-    """True if ``obj`` encodes without any handle (pure data, within the caps)."""
-    try:
-        encode(obj)
-    except (NotPlainData, FrameTooLarge):
-        return False
-    return True
 
 
 # ---------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from course_lib.errors import CourseLibError, OptionError, ShapeError, check_array
+from course_lib.errors import OptionError, ShapeError, SolverInputError, check_array
 
 __all__ = [
     "Solver",
@@ -85,10 +85,6 @@ _DEFAULTS = {
     "step_epochs": None,
     "eval_every": None,
 }
-
-
-class SolverInputError(CourseLibError, ValueError):
-    """The model or the data dict given to :class:`Solver` breaks the cs231n contract."""
 
 
 # ----------------------------------------------------------------------------

@@ -244,3 +244,15 @@ def test_grade_command_end_to_end(course, submissions, tmp_path):
     assert lines[1].startswith("alice,") and lines[1].endswith(f",{mode}")
     assert lines[2].startswith("bob,") and lines[2].endswith(",")  # no notebook, no kernel: no isolation
     assert (course / "gradebook.db").is_file()
+
+
+def test_grade_defaults_are_the_grading_options_defaults():
+    import dataclasses
+
+    from autograder.pipeline import GradingOptions
+
+    args = cli.build_parser().parse_args(["grade", "fc_nets", "subs"])
+    defaults = {f.name: f.default for f in dataclasses.fields(GradingOptions)}
+    assert (args.timeout, args.test_timeout, args.submission_timeout, args.memory) == (
+        defaults["cell_timeout"], defaults["test_timeout"], defaults["submission_timeout"], defaults["memory_mb"])
+    assert (300.0, 60.0, 1800.0, 4096) == (args.timeout, args.test_timeout, args.submission_timeout, args.memory)

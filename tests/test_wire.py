@@ -83,7 +83,6 @@ def test_non_plain_values_need_a_handle_callback():
                 np.zeros(2, dtype=[("a", "f8")]), np.zeros(2, dtype="M8[s]"), {1.5, object()}]:
         with pytest.raises(wire.NotPlainData):
             wire.encode(bad)
-        assert not wire.is_plain(bad)
 
 
 def test_sets_and_keys_keep_element_types():
