@@ -1,6 +1,6 @@
 """Command line: ``python -m autograder {grade,check,validate,release,gradescope,pdf} ...``.
 
-A thin layer over :func:`autograder.batch.grade_assignment`, :func:`course_lib.check.check`,
+A thin layer over :func:`autograder.grade.batch.grade_assignment`, :func:`course_lib.check.check`,
 :func:`autograder.validate.validate`, :func:`autograder.release.release`,
 :func:`autograder.gradescope.build_bundle` and :func:`autograder.gradescope.notebook_pdf`. Bad input
 ends with one clear ``error:`` line and exit code 2, never a traceback (``--debug`` shows it).
@@ -151,8 +151,8 @@ to the course's manually graded Gradescope assignment.
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m autograder``."""
+    from autograder.grade.job import GradingOptions
     from autograder.gradescope import DEFAULT_SUBMISSION_TIMEOUT
-    from autograder.pipeline import GradingOptions
 
     # The grading limits' defaults are GradingOptions' own (one source); --help shows them.
     defaults = {f.name: f.default for f in dataclasses.fields(GradingOptions)}
@@ -279,8 +279,9 @@ def _cifar10_dir(given: str | None) -> str | None:
 
 
 def _cmd_grade(args) -> int:
-    from autograder.batch import find_assignment, grade_assignment
-    from autograder.pipeline import GradingOptions
+    from autograder.grade.batch import grade_assignment
+    from autograder.grade.course import find_assignment
+    from autograder.grade.job import GradingOptions
 
     course = _course(args)
     find_assignment(course, args.assignment)  # an unknown name is reported first, with the known ones
@@ -305,7 +306,7 @@ def _cmd_check(args) -> int:
 
 def _known(course: Path, names: list[str]) -> list[str]:
     """``names`` (default: every assignment of the course); unknown ones are a :class:`UsageError`."""
-    from autograder.batch import known_assignments
+    from autograder.grade.course import known_assignments
 
     known = known_assignments(course)
     unknown = [a for a in names if a not in known]
@@ -384,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:
-        from autograder.batch import terminal_safe  # messages may name what a submission wrote
+        from autograder.grade.batch import terminal_safe  # messages may name what a submission wrote
 
         if isinstance(exc, _EXPECTED_ERRORS):
             if args.debug:

@@ -6,12 +6,12 @@ Each autograder exception subclasses :class:`AutograderError` and keeps its buil
 
 Two families deliberately stay outside it:
 
-- :class:`autograder.sandbox.StudentError` and its subclasses: the *student's* exceptions, re-raised in the
+- :class:`autograder.kernel.errors.StudentError` and its subclasses: the *student's* exceptions, re-raised in the
   grader while a hidden check calls student code; no handler of the grader's own failures may take one of
   them for a grader error.
-- :mod:`autograder.wire`'s ``WireError``/``NotPlainData``: ``wire.py`` also runs, as a standalone file, inside
+- :mod:`autograder.kernel.wire`'s ``WireError``/``NotPlainData``: ``wire.py`` also runs, as a standalone file, inside
   the student's sandbox (standard library and numpy only); the kernel client turns a malformed reply into a
-  :class:`autograder.sandbox.ProtocolError`, which is an :class:`AutograderError`.
+  :class:`autograder.kernel.errors.ProtocolError`, which is an :class:`AutograderError`.
 """
 
 from __future__ import annotations

@@ -13,11 +13,11 @@ import autograder
 import course_lib
 from autograder import cli
 from autograder.errors import AutograderError
-from autograder.sandbox import StudentError
+from autograder.kernel.errors import StudentError
 from course_lib.errors import CourseLibError
 
 # Modules that run alone, outside the package (copied into the student's sandbox): standard library and numpy only.
-_STANDALONE = {"autograder.wire", "autograder.kernel_server"}
+_STANDALONE = {"autograder.kernel.wire", "autograder.kernel.server"}
 
 
 def _exception_classes(package) -> list[type[BaseException]]:

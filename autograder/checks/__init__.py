@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.sandbox import KernelError
+from autograder.kernel.errors import KernelError
 
 __all__ = [
     "DEFAULT_SEED",

@@ -1,7 +1,7 @@
 """Hidden checks of the ``batchnorm`` assignment (grader-side, never released), one per exercise.
 
 Each ``check_<exercise>`` takes the student's objects (plain callables under nbgrader, where the test
-cell runs in the kernel; :class:`autograder.remote.RemoteHandle` proxies under the grader) and only
+cell runs in the kernel; :class:`autograder.kernel.handles.RemoteHandle` proxies under the grader) and only
 calls them with data: numpy arrays, numbers, strings and dicts/lists/tuples of those. Whatever comes
 back is validated here, and every verdict is computed in this process against the repository's
 :mod:`course_lib` (:func:`autograder.checks.reference`) or numerical gradients. A failed check raises

@@ -26,7 +26,7 @@ from autograder.checks import (
     relative_error,
     unpack,
 )
-from autograder.sandbox import KernelError
+from autograder.kernel.errors import KernelError
 
 __all__ = [
     "LAYER_NAMES",

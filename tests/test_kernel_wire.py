@@ -1,4 +1,4 @@
-"""Round trips and strict rejection of the pickle-free wire format (autograder.wire)."""
+"""Round trips and strict rejection of the pickle-free wire format (autograder.kernel.wire)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from autograder import wire
+from autograder.kernel import wire
 
 
 def roundtrip(obj, handle=None, make_handle=None):

@@ -1,7 +1,7 @@
 """Framed, pickle-free serialization between the grader and the student kernel.
 
 The same module runs on both sides of the pipe: the grader imports it as
-``autograder.wire`` and the sandboxed kernel server loads a copy of this file
+``autograder.kernel.wire`` and the sandboxed kernel server loads a copy of this file
 (it only needs the standard library and numpy).  Nothing here ever unpickles or
 evaluates anything: a frame is a JSON header describing a tree of tagged nodes
 plus raw little-endian array buffers, and :func:`decode` validates every node.
@@ -17,7 +17,7 @@ any hashable value of the model: ``str``, numbers, tuples...), nested up to :dat
 Subclasses travel as their base type (an ``OrderedDict`` arrives as a ``dict``).
 Anything else is encoded by the ``handle`` callback given to :func:`encode` (the
 kernel registers the object and sends an opaque id; the grader sends back ids of
-:class:`autograder.remote.RemoteHandle` objects) and decoded by the
+:class:`autograder.kernel.handles.RemoteHandle` objects) and decoded by the
 ``make_handle`` callback given to :func:`decode`.
 
 Frame layout

@@ -216,7 +216,7 @@ class GradebookWriter:
         Parameters
         ----------
         result : mapping
-            A result dict from :func:`autograder.pipeline.grade_submission`.
+            A result dict from :func:`autograder.grade.pipeline.grade_submission`.
 
         Raises
         ------

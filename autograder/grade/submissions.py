@@ -44,7 +44,7 @@ from pathlib import Path, PurePosixPath
 import nbformat
 
 from autograder.errors import AutograderError
-from autograder.wire import valid_unicode_tree
+from autograder.kernel.wire import valid_unicode_tree
 
 __all__ = [
     "Submission",

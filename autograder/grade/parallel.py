@@ -1,6 +1,6 @@
 """Grade many submissions in parallel on Dask.
 
-Each task grades one student (:func:`autograder.pipeline.grade_submission`, which starts
+Each task grades one student (:func:`autograder.grade.pipeline.grade_submission`, which starts
 its own student kernel) and returns the result dict; the caller's process receives the
 results as they complete and is the only one that writes files and the gradebook.
 
@@ -8,7 +8,7 @@ results as they complete and is the only one that writes files and the gradebook
 * ``scheduler="tcp://host:port"``: a ``Client`` on an existing scheduler. Workers there
   must have this project installed (the grader and its hidden checks), but need not see the
   course folder: a job carries the submission, the source notebook and the released files
-  (:attr:`autograder.pipeline.GradingJob.release_files`).
+  (:attr:`autograder.grade.job.GradingJob.release_files`).
 * ``workers=0``: no Dask at all, grade in this process one by one.
 * ``workers=None`` (the command line's default): :func:`choose_workers` picks by the number of
   submissions to grade and the usable CPUs -- in this process for a small batch, where starting a
@@ -31,7 +31,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from autograder.errors import AutograderError
-from autograder.pipeline import GradingJob, error_result, grade_submission
+from autograder.grade.job import GradingJob
+from autograder.grade.pipeline import error_result, grade_submission
 
 __all__ = ["ParallelError", "WorkerChoice", "MIN_JOBS_PER_WORKER", "MAX_AUTO_WORKERS", "usable_cpus",
            "choose_workers", "run_jobs"]
@@ -164,7 +165,7 @@ def run_jobs(jobs: Iterable[GradingJob], *, workers: int = 2, scheduler: str | N
     Yields
     ------
     dict
-        Result dicts (see :func:`autograder.pipeline.build_result`).
+        Result dicts (see :func:`autograder.grade.result.build_result`).
 
     Raises
     ------
