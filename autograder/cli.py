@@ -384,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted; everything finished so far is saved: run the same command again to resume",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line and exit 3, never a traceback
         from autograder.grade.batch import terminal_safe  # messages may name what a submission wrote
 
         if isinstance(exc, _EXPECTED_ERRORS):

@@ -438,7 +438,7 @@ def run_autograder(assignment: str, *, root: Path | str | None = None, student: 
         # Gradescope shows run_autograder's output to instructors only (stdout_visibility hidden).
         print(f"student kernel isolation: {result.get('isolation') or 'none (the kernel did not start)'}")
         doc = gradescope_results(result)
-    except Exception as exc:  # the student still gets a results.json that says what happened
+    except Exception as exc:  # noqa: BLE001 - the student still gets a results.json that says what happened
         # A grader error is never the student's zero: no score at all (see results.gradescope_results).
         doc = {"visibility": "visible", "stdout_visibility": "hidden",
                "output": ("Not graded yet: the autograder failed before it could grade this submission. "
@@ -581,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         try:
             _check(args.assignment, args.root)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - Gradescope's setup log gets one line
             print(f"error: {exc}", file=sys.stderr)
             return 2
         print(f"Gradescope autograder for {args.assignment} installed in {_root(args.root)}.")

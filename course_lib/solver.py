@@ -384,7 +384,7 @@ def _picklable_or_name(obj):
     """``obj`` if it pickles, else its qualified name (lambdas and local functions do not pickle)."""
     try:
         pickle.dumps(obj)
-    except Exception:  # pickle raises PicklingError, AttributeError or TypeError
+    except Exception:  # noqa: BLE001 - pickle raises PicklingError, AttributeError or TypeError
         return getattr(obj, "__qualname__", repr(obj))
     return obj
 

@@ -302,7 +302,7 @@ def test_feedback_never_fetches_a_remote_image(course, tmp_path, chromium):
     requests = []
 
     class Pixel(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's name)
+        def do_GET(self):  # http.server's name
             requests.append(self.path)
             self.send_response(404)
             self.end_headers()

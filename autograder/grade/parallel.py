@@ -117,7 +117,7 @@ def _serial(jobs: Iterable[GradingJob], grade: Callable[[GradingJob], dict]) -> 
     for job in jobs:
         try:
             yield grade(job)
-        except Exception as exc:  # grade_submission never raises; a custom grade might
+        except Exception as exc:  # noqa: BLE001 - grade_submission never raises; a custom grade might
             yield error_result(job, f"grading failed ({type(exc).__name__}: {exc})")
 
 
@@ -203,7 +203,7 @@ def run_jobs(jobs: Iterable[GradingJob], *, workers: int = 2, scheduler: str | N
             job = pending.pop(fut.key)
             try:
                 result = fut.result()
-            except Exception as exc:  # KilledWorker after repeated worker deaths, etc.
+            except Exception as exc:  # noqa: BLE001 - KilledWorker after repeated worker deaths, etc.
                 result = error_result(job, f"grading failed on the Dask cluster "
                                            f"({type(exc).__name__}: {exc})")
             fut.release()

@@ -122,7 +122,7 @@ def start_kernel(state: GradingState) -> None:
                                        data_dirs={CIFAR10_ENV_VAR: opts.cifar10_dir} if opts.cifar10_dir else {},
                                        env={SYNTHETIC_WARNING_ENV_VAR: "off"})
         state.kernel = state.stack.enter_context(kernel)
-    except Exception as exc:  # KernelError and whatever the OS says; no student code has run yet
+    except Exception as exc:  # noqa: BLE001 - KernelError and whatever the OS says; no student code has run yet
         state.grader_failed("it could not start a Python kernel", f"{type(exc).__name__}: {exc}")
         return
     state.isolation = str(getattr(state.kernel, "isolation", "") or "")
@@ -137,7 +137,7 @@ def stop_kernel(state: GradingState) -> None:
     """Step 7: end the kernel (the sandbox also ends every process the student started)."""
     try:
         state.stack.close()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - shutting down must not lose the results
         state.note(f"the kernel did not shut down cleanly ({exc})")
     state.kernel = None
 
@@ -149,7 +149,7 @@ def render_feedback(state: GradingState) -> None:
               "problems": state.problems, "fatal": state.fatal}
     try:
         state.feedback_html = render_feedback_html(executed_notebook(state), state.tests, **kwargs)
-    except Exception as exc:  # nbconvert on odd content: still give the student their results
+    except Exception as exc:  # noqa: BLE001 - nbconvert on odd content: still give the student their results
         state.note(f"the notebook could not be rendered into feedback ({type(exc).__name__})")
         state.feedback_html = fallback_html(state.tests, **kwargs)
 
@@ -182,7 +182,7 @@ def grade_submission(job: GradingJob) -> dict:
         for step in STEPS:
             try:
                 step(state)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a failing step becomes the submission's grader error
                 # Later steps cope with a fatal state: tests fail with this reason, the kernel is
                 # stopped and feedback is still written.
                 what = traceback.format_exception_only(type(exc), exc)[-1].strip()

@@ -44,7 +44,7 @@ def _run(state: GradingState, source: str, timeout: float) -> _Cell:
     t0 = time.monotonic()
     try:
         res = state.kernel.run_cell(source, timeout=max(timeout, 0.1))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a status
         name = type(exc).__name__
         status = "died" if "Died" in name else "timeout" if "Timeout" in name else "error"
         return _Cell(status, [nbformat.v4.new_output("stream", name="stderr",
@@ -61,7 +61,7 @@ def _run(state: GradingState, source: str, timeout: float) -> _Cell:
 def _kernel_alive(state: GradingState) -> bool:
     try:
         return bool(state.kernel.alive)
-    except Exception:
+    except Exception:  # noqa: BLE001 - a kernel that cannot even say is not alive
         return False
 
 
@@ -84,7 +84,7 @@ def _recover(state: GradingState, before: int | None) -> bool:
         state.restarts += 1
         try:
             state.kernel.restart()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure to restart is the grader's
             state.grader_failed("it could not restart the Python kernel", f"{type(exc).__name__}: {exc}")
             return False
         _run(state, PREAMBLE, 30.0)
@@ -217,7 +217,7 @@ def run_tests(state: GradingState) -> None:
             passed, message = bool(outcome.passed), str(outcome.message or "")
             if passed and notes:  # remarks of checks that passed (e.g. an accepted shape)
                 message = "passed; note: " + "\n".join(notes)
-        except Exception as exc:  # run_graded_cell reports student and kernel failures, never raises them
+        except Exception as exc:  # noqa: BLE001 - run_graded_cell reports student and kernel failures, never raises them
             state.grader_failed(f"test {g.grade_id} could not be run", f"{type(exc).__name__}: {exc}")
             return
         if not passed and _GRADER_BUG.match(message):

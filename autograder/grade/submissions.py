@@ -631,7 +631,7 @@ def notebook_from_json(data: object) -> LoadedNotebook:
         try:
             data = dict(nbformat.convert(nbformat.from_dict(data), 4))  # a plain dict for the checker
             problems.append("notebook was in the old v3 format; converted it")
-        except Exception as exc:  # nbformat raises many types on odd v3 content
+        except Exception as exc:  # noqa: BLE001 - nbformat raises many types on odd v3 content
             return LoadedNotebook(None, [f"the notebook is in the old v3 format and could not be "
                                          f"converted: {exc}"])
     cells = data.get("cells")

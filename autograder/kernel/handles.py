@@ -83,7 +83,7 @@ class RemoteHandle:
     def __del__(self) -> None:
         try:
             self._ag_kernel._release(self._ag_gen, self._ag_hid)
-        except Exception:  # noqa: BLE001, S110 - interpreter shutdown
+        except Exception:  # noqa: BLE001 - interpreter shutdown
             pass
 
 

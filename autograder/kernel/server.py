@@ -287,7 +287,7 @@ def _kill_uid(uid: int) -> None:
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
             os.kill(-1, signal.SIGKILL)  # every process this uid may signal: its own, but not this one
-        except BaseException:  # noqa: BLE001, S110 - nothing left to kill
+        except BaseException:  # noqa: BLE001 - nothing left to kill
             pass
         os._exit(0)
     os.waitpid(pid, 0)
