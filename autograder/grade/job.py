@@ -115,7 +115,7 @@ class GradingJob:
     notebook_name : str
         File name the student's notebook gets in the scratch folder.
     fingerprint : str
-        Hash of submission, source notebook and grader (see :func:`job_fingerprint`).
+        Hash of submission, source notebook and grader (see :func:`~autograder.grade.fingerprint.job_fingerprint`).
     options : GradingOptions
     release_files : dict of str to bytes, optional
         The released files themselves (relative POSIX path -> content), written next to the

@@ -1,28 +1,29 @@
 """Grade one submission: an ordered list of single-purpose steps.
 
-:func:`grade_submission` takes a :class:`GradingJob` (everything one student's grading
+:func:`grade_submission` takes a :class:`~autograder.grade.job.GradingJob` (everything one student's grading
 needs, picklable so that a Dask worker can run it) and returns a plain result dict
-(JSON-able, see :func:`build_result`). It never raises: whatever goes wrong becomes a
+(JSON-able, see :func:`autograder.grade.result.build_result`). It never raises: whatever goes wrong becomes a
 clear per-test result, so no submission is ever lost.
 
 The steps, in order (:data:`STEPS`), each a function ``step(state) -> None`` on a
-:class:`GradingState`, testable alone:
+:class:`~autograder.grade.job.GradingState`, testable alone; the steps live in this module and in
+:mod:`~autograder.grade.source` and :mod:`~autograder.grade.replay`:
 
-1. :func:`parse_source` -- graded cells (grade_id, points, test code) from the instructor's
+1. :func:`~autograder.grade.source.parse_source` -- graded cells (grade_id, points, test code) from the instructor's
    **source** notebook; the submission's metadata is never trusted for this.
-   :func:`check_grader` -- the test cells compile and the modules they import (the hidden
+   :func:`~autograder.grade.source.check_grader` -- the test cells compile and the modules they import (the hidden
    checks) import in this process.
 2. :func:`load_submission` -- safe read of the submitted bytes (bad JSON, non-UTF-8, huge
    files), normalized, saved outputs dropped; a notebook of another assignment is flagged
-   (:func:`wrong_assignment`).
+   (:func:`~autograder.grade.source.wrong_assignment`).
 3. :func:`prepare_workdir` -- a fresh scratch folder with only the released files and the
    student's notebook.
 4. :func:`start_kernel` -- the resource-limited student kernel (:mod:`autograder.kernel`).
-5. :func:`execute_student_notebook` -- the student's code cells in order, except the cells
+5. :func:`~autograder.grade.replay.execute_student_notebook` -- the student's code cells in order, except the cells
    whose grade_id is an autograded test cell of the source; errors do not stop execution;
    a cell that kills the kernel is skipped and the kernel is restarted with the cells
    before it re-run.
-6. :func:`run_tests` -- each autograded test cell of the source, in source order, through
+6. :func:`~autograder.grade.replay.run_tests` -- each autograded test cell of the source, in source order, through
    :func:`autograder.grade.cell.run_graded_cell`; all-or-nothing points from the source; manual
    cells are "pending manual grading"; a test that kills the kernel fails and the kernel is
    restarted and the student's cells re-run before the next test.

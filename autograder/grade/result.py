@@ -1,5 +1,5 @@
 """The result dict of one graded submission (:func:`build_result`) or of one that could not be graded
-(:func:`error_result`), and the executed notebook feedback.html shows."""
+(:func:`~autograder.grade.pipeline.error_result`), and the executed notebook feedback.html shows."""
 
 from __future__ import annotations
 

@@ -140,7 +140,7 @@ def _grade_ids(nb) -> set[str]:
     return {gid for cell in nb.cells if isinstance(gid := _nbgrader(cell).get("grade_id"), str) and gid}
 
 
-#: The problem that flags a notebook of another assignment (see :func:`load_submission`).
+#: The problem that flags a notebook of another assignment (see :func:`~autograder.grade.pipeline.load_submission`).
 WRONG_ASSIGNMENT = "wrong assignment"
 
 

@@ -119,7 +119,8 @@ class StudentKernel:
     -----
     Student failures never raise from :meth:`run_cell` (see :class:`CellResult`); the remote
     operations (:meth:`get`, :meth:`call`, handle access) raise :class:`KernelTimeout`,
-    :class:`KernelDied`, :class:`ProtocolError` for kernel failures and a :class:`StudentError`
+    :class:`KernelDied`, :class:`ProtocolError` for kernel failures and a
+    :class:`~autograder.kernel.errors.StudentError`
     (mixed with the matching built-in exception) when student code raises.  After a timeout,
     death or protocol error the kernel is stopped; :meth:`restart` starts a fresh one.
     Methods are thread-safe (one request at a time).
@@ -314,7 +315,7 @@ class StudentKernel:
 
     def _spawn_uid(self, proc: _Proc, staging: Path, child: socket.socket) -> None:
         """Separate-uid mode: the kernel runs as a uid of its own on a copy of the workdir owned by that uid;
-        every hidden path is made unreadable to it first (:func:`lock_down`)."""
+        every hidden path is made unreadable to it first (:func:`~autograder.kernel.process.lock_down`)."""
         hidden = [*default_hidden_paths(), *_editable_targets(), *(_resolved(h) for h in self.hide)]
         work = _resolved(self.workdir)
         data = [_resolved(p) for p in self.data_dirs.values()]
@@ -602,7 +603,8 @@ class StudentKernel:
             :func:`autograder.kernel.handles.sync_back`); nothing else is written back.
 
         The timeout is ``limits.cell_timeout`` within the current :meth:`time_limit` scope.
-        Raises :class:`StudentError` (mixed with the built-in class) if the student code raises.
+        Raises :class:`~autograder.kernel.errors.StudentError` (mixed with the built-in class) if the student
+        code raises.
         """
         if not isinstance(target, (str, RemoteHandle)):
             raise TypeError("call() target must be a global name or a RemoteHandle")

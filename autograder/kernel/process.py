@@ -49,7 +49,8 @@ read-only tmpfs (or ``/dev/null`` for files): the repository root (computed from
 ``autograder.__file__``), the installed ``autograder`` and ``course_lib`` packages wherever
 they are (including ``site-packages``), Jupyter config dirs, and the caller's ``hide`` paths.
 The supervisor then forks the kernel, which sets the rlimits, drops all capabilities (and
-the bounding set), switches to a uid/gid of its own (:data:`SANDBOX_UID_BASE` plus the supervisor's
+the bounding set), switches to a uid/gid of its own
+(:data:`~autograder.kernel.plan.SANDBOX_UID_BASE` plus the supervisor's
 host pid, so no two live sandboxes share one) with ``no_new_privs`` and execs
 ``server.py --serve``.  Killing pid 1 (the grader does, with a pidfd) ends every
 process of the namespace, including background processes the student started; pid 1 also ends by
@@ -95,12 +96,14 @@ Resource limits (all modes): ``RLIMIT_AS`` = ``memory_mb``, ``RLIMIT_FSIZE`` =
 ``max_file_mb``, ``RLIMIT_NOFILE`` 1024, ``RLIMIT_CORE`` 0, ``RLIMIT_CPU`` as a backstop,
 ``RLIMIT_NPROC`` 512 (isolated modes; counted per uid, and each sandbox has its own uid or user namespace,
 so a fork bomb cannot starve the kernels of other submissions).  Every tmpfs of the sandbox is capped in
-bytes and in inodes (:data:`TMPFS_INODES`): millions of empty files end with ``ENOSPC`` instead of
+bytes and in inodes (:data:`~autograder.kernel.plan.TMPFS_INODES`): millions of empty files end with ``ENOSPC``
+instead of
 pinning kernel memory that no byte limit counts.  One memory limit for the whole sandbox: where the grader
 can create a memory cgroup (root, cgroup v2 ``memory.max`` with the memory controller delegated, or the
 cgroup v1 memory controller, whose usage counts tmpfs pages and inode/dentry kernel memory too), every
 process of the sandbox joins one before the kernel starts, capped at ``memory_mb`` plus the byte caps of
-its tmpfs plus :data:`CGROUP_HEADROOM_MB` (page cache of mapped libraries, kernel memory), and the description in
+its tmpfs plus :data:`~autograder.kernel.plan.CGROUP_HEADROOM_MB` (page cache of mapped libraries, kernel memory),
+and the description in
 :attr:`StudentKernel.isolation` says "one memory limit for the whole sandbox (cgroup)".  Where it cannot (an
 ordinary user without a delegated cgroup, a container with a read-only ``/sys/fs/cgroup``), ``RLIMIT_AS``
 holds per process only: a kernel that forks N children can use up to N x ``memory_mb`` (bounded by
