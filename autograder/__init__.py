@@ -1,3 +1,10 @@
 """Grading pipeline for the course: sandboxed student kernels, remote checks and the CLI."""
 
-__version__ = "0.1.0"
+
+def __getattr__(name: str) -> str:
+    """``autograder.__version__``: the installed project's version (pyproject.toml's, the one source)."""
+    if name == "__version__":
+        from importlib import metadata
+
+        return metadata.version("deepnet-course")
+    raise AttributeError(f"module 'autograder' has no attribute {name!r}")

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from autograder.errors import AutograderError
 from course_lib.errors import OptionError
 
 __all__ = [
@@ -62,7 +63,7 @@ METADATA_KEY = "autograder"
 DEFAULT_TIME_BUDGET_S = 120.0
 
 
-class AssignmentError(OptionError):
+class AssignmentError(AutograderError, OptionError):
     """An assignment folder or its notebook's course metadata is not usable; the message says how to fix it."""
 
 
@@ -121,17 +122,17 @@ class Assignment:
 
         Raises
         ------
-        autograder.pipeline.SourceNotebookError
+        autograder.grade.job.SourceNotebookError
             For a malformed graded cell (``python -m autograder validate`` names it).
         """
-        from autograder.pipeline import parse_source_notebook
+        from autograder.grade.source import parse_source_notebook
 
         return float(sum(g.points for g in parse_source_notebook(self._cells()) if g.kind == "auto"))
 
     @property
     def exercises(self) -> tuple[str, ...]:
         """Names (functions, classes, constants) that the notebook's solution cells define, sorted."""
-        from autograder.pipeline import notebook_exercises
+        from autograder.grade.source import notebook_exercises
 
         return tuple(sorted(notebook_exercises(self._cells())))
 

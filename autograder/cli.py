@@ -1,6 +1,6 @@
 """Command line: ``python -m autograder {grade,check,validate,release,gradescope,pdf} ...``.
 
-A thin layer over :func:`autograder.batch.grade_assignment`, :func:`course_lib.check.check`,
+A thin layer over :func:`autograder.grade.batch.grade_assignment`, :func:`course_lib.check.check`,
 :func:`autograder.validate.validate`, :func:`autograder.release.release`,
 :func:`autograder.gradescope.build_bundle` and :func:`autograder.gradescope.notebook_pdf`. Bad input
 ends with one clear ``error:`` line and exit code 2, never a traceback (``--debug`` shows it).
@@ -14,22 +14,24 @@ structural checks); 3 internal error; 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import importlib
+import dataclasses
 import os
 import sys
 import textwrap
 import traceback
 from pathlib import Path
 
+from autograder.errors import AutograderError
 from course_lib import check as student_check
 from course_lib.data import CIFAR10_ENV_VAR
+from course_lib.errors import CourseLibError
 
 __all__ = ["main", "build_parser", "default_course_dir", "UsageError"]
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
-class UsageError(ValueError):
+class UsageError(AutograderError, ValueError):
     """Bad command-line input; the message says what to do."""
 
 
@@ -154,8 +156,11 @@ to the course's manually graded Gradescope assignment.
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m autograder``."""
+    from autograder.grade.job import GradingOptions
     from autograder.gradescope import DEFAULT_SUBMISSION_TIMEOUT
 
+    # The grading limits' defaults are GradingOptions' own (one source); --help shows them.
+    defaults = {f.name: f.default for f in dataclasses.fields(GradingOptions)}
     parser = argparse.ArgumentParser(
         prog="python -m autograder",
         description="Grade notebook submissions safely, check your own notebook, validate and release "
@@ -184,13 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "in this process for a small one, else up to one worker per CPU; the summary says which)")
     g.add_argument("--scheduler", metavar="ADDRESS",
                    help="address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (replaces --workers)")
-    g.add_argument("--timeout", type=_positive(float), default=300.0, metavar="SECONDS",
+    g.add_argument("--timeout", type=_positive(float), default=defaults["cell_timeout"], metavar="SECONDS",
                    help="time limit of one student cell (default: %(default)s)")
-    g.add_argument("--test-timeout", type=_positive(float), default=60.0, metavar="SECONDS",
+    g.add_argument("--test-timeout", type=_positive(float), default=defaults["test_timeout"], metavar="SECONDS",
                    help="time limit of one graded test cell (default: %(default)s)")
-    g.add_argument("--submission-timeout", type=_positive(float), default=1800.0, metavar="SECONDS",
+    g.add_argument("--submission-timeout", type=_positive(float), default=defaults["submission_timeout"],
+                   metavar="SECONDS",
                    help="time limit of a whole submission, restarts included (default: %(default)s)")
-    g.add_argument("--memory", type=_positive(int), default=4096, metavar="MB",
+    g.add_argument("--memory", type=_positive(int), default=defaults["memory_mb"], metavar="MB",
                    help="memory limit of a student kernel (default: %(default)s)")
     g.add_argument("--no-gradebook", action="store_true",
                    help="do not write the nbgrader gradebook (results.json, feedback and grades.csv only)")
@@ -267,7 +273,6 @@ def _course(args) -> Path:
 def _cifar10_dir(given: str | None) -> str | None:
     """``--cifar10-dir`` checked: an absolute path to a directory holding CIFAR-10, or None (synthetic)."""
     from course_lib.data import resolve_cifar10_dir
-    from course_lib.errors import CourseLibError
 
     if not given:
         return None
@@ -282,8 +287,9 @@ def _cifar10_dir(given: str | None) -> str | None:
 
 
 def _cmd_grade(args) -> int:
-    from autograder.batch import find_assignment, grade_assignment
-    from autograder.pipeline import GradingOptions
+    from autograder.grade.batch import grade_assignment
+    from autograder.grade.course import find_assignment
+    from autograder.grade.job import GradingOptions
 
     course = _course(args)
     find_assignment(course, args.assignment)  # an unknown name is reported first, with the known ones
@@ -308,7 +314,7 @@ def _cmd_check(args) -> int:
 
 def _known(course: Path, names: list[str]) -> list[str]:
     """``names`` (default: every assignment of the course); unknown ones are a :class:`UsageError`."""
-    from autograder.batch import known_assignments
+    from autograder.grade.course import known_assignments
 
     known = known_assignments(course)
     unknown = [a for a in names if a not in known]
@@ -337,10 +343,8 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_release(args) -> int:
-    try:
-        from autograder.release import release
-    except ImportError as exc:
-        raise UsageError(f"the release command is not available ({exc})") from exc
+    from autograder.release import release
+
     course = _course(args)
     _known(course, args.assignments)
     if args.check:
@@ -377,25 +381,9 @@ def _cmd_pdf(args) -> int:
     return EXIT_OK
 
 
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    from autograder.batch import AssignmentNotFoundError, OutputLockedError
-    from autograder.gradebook import GradebookError
-    from autograder.parallel import ParallelError
-    from autograder.pipeline import SourceNotebookError
-    from autograder.sandbox import IsolationUnavailableError
-    from autograder.submissions import SubmissionsError
-
-    errors: list[type[BaseException]] = [UsageError, AssignmentNotFoundError, OutputLockedError,
-                                         GradebookError, ParallelError, SourceNotebookError,
-                                         SubmissionsError, FileNotFoundError, IsolationUnavailableError]
-    for module, name in (("course_lib.check", "CheckError"), ("course_lib.errors", "CourseLibError"),
-                         ("autograder.release", "ReleaseError"), ("autograder.gradescope", "GradescopeError"),
-                         ("autograder.gradescope", "PdfError")):
-        try:
-            errors.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(errors)
+#: What ends with ``error: <message>`` and exit 2 (the messages say what to do); anything else is an internal error.
+#: ``FileNotFoundError``: a path the user gave (a notebook, a course file) does not exist.
+_EXPECTED_ERRORS = (AutograderError, CourseLibError, FileNotFoundError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -413,10 +401,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted; everything finished so far is saved: run the same command again to resume",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as exc:
-        from autograder.batch import terminal_safe  # messages may name what a submission wrote
+    except Exception as exc:  # noqa: BLE001 - the last resort: one line and exit 3, never a traceback
+        from autograder.grade.batch import terminal_safe  # messages may name what a submission wrote
 
-        if isinstance(exc, _expected_errors()):
+        if isinstance(exc, _EXPECTED_ERRORS):
             if args.debug:
                 traceback.print_exc()
             print(f"error: {terminal_safe(exc)}", file=sys.stderr)

@@ -15,10 +15,10 @@ from ``/autograder/results/results.json``.
   its owner only, and ``setup.sh`` makes ``/autograder/source`` root's alone (``0700``).
 * :func:`run_autograder` (``python -m autograder.gradescope run``, what the bundle's
   ``run_autograder`` executes) grades the one notebook in ``<root>/submission`` with
-  :func:`autograder.pipeline.grade_submission` (the same pipeline, sandboxed student kernel and
+  :func:`autograder.grade.pipeline.grade_submission` (the same pipeline, sandboxed student kernel and
   verdicts as ``python -m autograder grade``; the kernel never sees ``<root>/source``,
   ``<root>/submission`` or ``<root>/results``) and writes Gradescope's results.json with
-  :func:`autograder.results.gradescope_results`. No notebook, or several none of which is named
+  :func:`autograder.report.results.gradescope_results`. No notebook, or several none of which is named
   ``<assignment>.ipynb``, gives a results.json with score 0 and the reason, never a crash.
 * :func:`notebook_pdf` (``python -m autograder pdf NOTEBOOK --out FILE.pdf``) renders a notebook (written
   answers, plots) to PDF with headless Chromium, for the second, manually graded Gradescope
@@ -42,6 +42,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+
+from autograder.errors import AutograderError
 
 __all__ = [
     "ROOT_ENV_VAR",
@@ -79,11 +81,11 @@ _SKIP_DIRS = {"__pycache__", "examples", ".ipynb_checkpoints"}
 _SCRIPT_MODE, _SECRET_MODE, _DIR_MODE = 0o755, 0o600, 0o700
 
 
-class GradescopeError(ValueError):
+class GradescopeError(AutograderError, ValueError):
     """A bundle cannot be built (or checked) as asked; the message says what to do."""
 
 
-class PdfError(RuntimeError):
+class PdfError(AutograderError, RuntimeError):
     """A notebook could not be rendered to PDF; the message says why and what to do."""
 
 
@@ -245,14 +247,14 @@ def bundle_files(assignment: str, course_dir: Path, *,
 
     Raises
     ------
-    autograder.batch.AssignmentNotFoundError
+    autograder.grade.course.AssignmentNotFoundError
         For an unknown assignment.
     GradescopeError
         When the release folder is missing or the environment lacks a pinned requirement.
     """
     from importlib import metadata
 
-    from autograder.batch import find_assignment
+    from autograder.grade.course import find_assignment
 
     info = find_assignment(Path(course_dir), assignment)
     if not info.release_dir.is_dir() or not any(info.release_dir.iterdir()):
@@ -302,10 +304,10 @@ def build_bundle(assignment: str, out: Path, *, course_dir: Path,
 
     Raises
     ------
-    GradescopeError, autograder.batch.AssignmentNotFoundError
+    GradescopeError, autograder.grade.course.AssignmentNotFoundError
         Bad input, said clearly; nothing is written then.
     """
-    from autograder.results import atomic_write
+    from autograder.report.results import atomic_write
 
     course_dir = Path(course_dir).resolve()
     files = bundle_files(assignment, course_dir, submission_timeout=submission_timeout)
@@ -358,7 +360,7 @@ def find_submission(folder: Path, assignment: str) -> tuple[Path | None, list[st
     (Path or None, list of str)
         The notebook (None when there is none to grade) and the problems found, in student-facing words.
     """
-    from autograder.submissions import _pick_notebook
+    from autograder.grade.submissions import _pick_notebook
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -373,7 +375,7 @@ def find_submission(folder: Path, assignment: str) -> tuple[Path | None, list[st
 
 
 def _write_results(path: Path, doc: dict) -> None:
-    from autograder.results import atomic_write
+    from autograder.report.results import atomic_write
 
     atomic_write(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
 
@@ -402,10 +404,12 @@ def run_autograder(assignment: str, *, root: Path | str | None = None, student: 
         (``extra_data.grader_error``; Gradescope then reports the autograder as failed). The isolation
         mode of the student kernel is printed (Gradescope shows the output to instructors only).
     """
-    from autograder.batch import find_assignment
-    from autograder.pipeline import GradingJob, GradingOptions, grade_submission, grader_fingerprint, job_fingerprint
-    from autograder.results import gradescope_results
-    from autograder.submissions import read_tree_files
+    from autograder.grade.course import find_assignment
+    from autograder.grade.fingerprint import grader_fingerprint, job_fingerprint
+    from autograder.grade.job import GradingJob, GradingOptions
+    from autograder.grade.pipeline import grade_submission
+    from autograder.grade.submissions import read_tree_files
+    from autograder.report.results import gradescope_results
 
     root = _root(root)
     results = root / "results" / "results.json"
@@ -434,7 +438,7 @@ def run_autograder(assignment: str, *, root: Path | str | None = None, student: 
         # Gradescope shows run_autograder's output to instructors only (stdout_visibility hidden).
         print(f"student kernel isolation: {result.get('isolation') or 'none (the kernel did not start)'}")
         doc = gradescope_results(result)
-    except Exception as exc:  # the student still gets a results.json that says what happened
+    except Exception as exc:  # noqa: BLE001 - the student still gets a results.json that says what happened
         # A grader error is never the student's zero: no score at all (see results.gradescope_results).
         doc = {"visibility": "visible", "stdout_visibility": "hidden",
                "output": ("Not graded yet: the autograder failed before it could grade this submission. "
@@ -449,7 +453,7 @@ def _check(assignment: str, root: Path | str | None) -> None:
     """What ``setup.sh`` verifies last: the bundle's own packages import and the course files are there."""
     import autograder
     import course_lib
-    from autograder.batch import find_assignment
+    from autograder.grade.course import find_assignment
 
     root = _root(root)
     course = root / "source" / "course"
@@ -483,10 +487,10 @@ def find_chromium() -> str:
 
 def _notebook_html(nb, title: str) -> str:
     """The notebook as one HTML page: cleaned and sanitized like feedback.html (the same allow-list of output
-    types and metadata, :func:`autograder.feedback.clean_notebook`), images from ``data:`` URIs only."""
+    types and metadata, :func:`autograder.report.feedback.clean_notebook`), images from ``data:`` URIs only."""
     from nbconvert import HTMLExporter
 
-    from autograder.feedback import CONTENT_SECURITY_POLICY, clean_notebook, clean_student_html
+    from autograder.report.feedback import CONTENT_SECURITY_POLICY, clean_notebook, clean_student_html
 
     exporter = HTMLExporter(template_name="lab", sanitize_html=True, filters={"clean_html": clean_student_html})
     body, _ = exporter.from_notebook_node(clean_notebook(nb), resources={"metadata": {"name": title}})
@@ -577,7 +581,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         try:
             _check(args.assignment, args.root)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - Gradescope's setup log gets one line
             print(f"error: {exc}", file=sys.stderr)
             return 2
         print(f"Gradescope autograder for {args.assignment} installed in {_root(args.root)}.")

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.assignments import assignment_names, get_assignment, nbgrader_settings
+from autograder.errors import AutograderError
 
 __all__ = [
     "ReleaseError",
@@ -81,7 +82,7 @@ _KEPT_NB_METADATA = ("kernelspec", "language_info")
 _KEPT_LANGUAGE_INFO = ("name", "file_extension", "mimetype")
 
 
-class ReleaseError(ValueError):
+class ReleaseError(AutograderError, ValueError):
     """A release cannot be built: missing source, unreadable solution markers, unparsable library module."""
 
 

@@ -5,7 +5,7 @@ Fast (no torch, no browser, no kernel unless asked), and the same checks everywh
 * **structure** (:func:`structural_problems`): the source notebook reads; every nbgrader cell has a
   ``grade_id``, unique in the notebook; graded cells have valid points; solution and hidden-test markers
   are balanced; solution and test cells are valid Python; every free name of an autograded test cell is
-  an exercise (a name a solution cell defines) or imported in the cell (:func:`autograder.remote.foreign_names`).
+  an exercise (a name a solution cell defines) or imported in the cell (:func:`autograder.grade.cell.foreign_names`).
   ``release`` and ``grade`` run this part first and refuse with the same messages
   (:func:`require_valid`).
 * **library** (:func:`library_problems`): the solution markers of ``course_lib`` are balanced and name
@@ -28,9 +28,10 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.pipeline import SourceNotebookError, foreign_names_problem, notebook_exercises, parse_source_notebook
+from autograder.grade.cell import foreign_names, strip_magics
+from autograder.grade.job import SourceNotebookError
+from autograder.grade.source import foreign_names_problem, notebook_exercises, parse_source_notebook
 from autograder.release import ReleaseError
-from autograder.remote import foreign_names, strip_magics
 
 __all__ = [
     "Problem",
@@ -97,7 +98,7 @@ def _cell_label(path: str, index: int, cell) -> str:
 
 
 def _source_path(name: str, course_dir: Path) -> Path:
-    from autograder.batch import find_assignment
+    from autograder.grade.course import find_assignment
 
     return find_assignment(course_dir, name).source_notebook
 
@@ -143,7 +144,7 @@ def structural_problems(name: str, course_dir: Path) -> list[Problem]:
 
     Raises
     ------
-    autograder.batch.AssignmentNotFoundError
+    autograder.grade.course.AssignmentNotFoundError
         There is no source notebook for ``name``.
     """
     course_dir = Path(course_dir)
@@ -406,8 +407,9 @@ def solution_problems(name: str, course_dir: Path, *, timeout: float = 600.0) ->
 
     Runs the instructor's notebook (trusted) in a grading kernel, with the release's files beside it.
     """
-    from autograder.pipeline import GradingJob, GradingOptions, grade_submission
-    from autograder.submissions import read_tree_files
+    from autograder.grade.job import GradingJob, GradingOptions
+    from autograder.grade.pipeline import grade_submission
+    from autograder.grade.submissions import read_tree_files
 
     course_dir = Path(course_dir)
     path = _source_path(name, course_dir)

@@ -4,7 +4,7 @@ For every assignment with a source notebook and a release (or those named with `
 
 1. **Seconds per submission (ours).** The bundled ``solution`` example (``autograder/examples/<a>/``,
    generated on the fly with :mod:`autograder.examples.make_examples` when not bundled) is graded in this
-   process with :func:`autograder.pipeline.grade_submission`, ``--repeat`` times; the median is reported,
+   process with :func:`autograder.grade.pipeline.grade_submission`, ``--repeat`` times; the median is reported,
    with a per-step breakdown (kernel start, student cells, tests, feedback rendering...).
 2. **Submissions per minute** on one batch of ``--batch`` students, a mix of the ``solution``, ``partial``
    and ``blank`` examples in turn, laid out as nbgrader's ``submitted/<student>/<assignment>/`` with the
@@ -59,10 +59,12 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import _common  # noqa: E402  (after the BLAS set-up, like every import below it)
 from _common import positive_int  # noqa: E402
 
-from autograder import pipeline  # noqa: E402
 from autograder.assignments import GRADING_ENV, assignment_names, get_assignment  # noqa: E402
 from autograder.examples.make_examples import build_examples  # noqa: E402
-from autograder.submissions import copy_tree_files  # noqa: E402
+from autograder.grade import pipeline  # noqa: E402
+from autograder.grade.fingerprint import GRADER_VERSION, grader_fingerprint, job_fingerprint  # noqa: E402
+from autograder.grade.job import GradingJob, GradingOptions  # noqa: E402
+from autograder.grade.submissions import copy_tree_files  # noqa: E402
 
 __all__ = [
     "KINDS",
@@ -251,12 +253,12 @@ def time_per_submission(assignment: str, notebook: Path, repeat: int, hide: tupl
     info = get_assignment(assignment)
     source = (ROOT / info.source_notebook).read_bytes()
     data = notebook.read_bytes()
-    job = pipeline.GradingJob(
+    job = GradingJob(
         student="bench", assignment=assignment, origin=str(notebook), submission=data, problems=[],
         source_notebook=source, release_dir=str(ROOT / info.release_notebook.parent),
         notebook_name=info.release_notebook.name,
-        fingerprint=pipeline.job_fingerprint(data, source, pipeline.grader_fingerprint()),
-        options=pipeline.GradingOptions(hide=(str(ROOT), *hide)))
+        fingerprint=job_fingerprint(data, source, grader_fingerprint()),
+        options=GradingOptions(hide=(str(ROOT), *hide)))
     seconds, steps, result = [], {}, {}
     with _timed_steps(steps):
         for _ in range(repeat):
@@ -497,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("cpu", "python", "numpy", "env", "load"):
         print(f"{key:>8}: {info[key]}")
     print(f"{'graders':>8}: nbgrader {nbgrader.__version__}, dask.distributed {distributed.__version__}, "
-          f"autograder {pipeline.GRADER_VERSION}")
+          f"autograder {GRADER_VERSION}")
     counts = {k: sum(1 for i in range(n) if KINDS[i % len(KINDS)] == k) for k in KINDS}
     print(f"== Grading throughput: batch of {n} ("
           + ", ".join(f"{c} {k}" for k, c in counts.items()) + f"), per-submission median of {repeat} ==",

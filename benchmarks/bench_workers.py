@@ -1,7 +1,7 @@
 """The default ``--workers`` on a small batch: never slower than grading in one process.
 
 ``python -m autograder grade`` chooses its local workers per batch when ``--workers`` is not given
-(:func:`autograder.parallel.choose_workers`): a small batch is graded in this process, because starting
+(:func:`autograder.grade.parallel.choose_workers`): a small batch is graded in this process, because starting
 a Dask cluster costs more than a second worker gains (issue 13 measured 42 s with ``--workers 0`` and
 65 s with two Dask workers on a batch of four). This script times, on one batch of ``--batch`` students
 (default 4; the ``solution``, ``partial`` and ``blank`` examples in turn, laid out as in

@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from course_lib.errors import CourseLibError
+
 __all__ = ["CheckError", "CheckResult", "check", "find_notebook", "find_notebook_in", "find_test_cells", "format_table",
            "add_arguments", "epilog", "main", "DESCRIPTION"]
 
@@ -35,7 +37,7 @@ _GUARD = "COURSE_LIB_CHECK_RUNNING"
 _GRADING = "AUTOGRADER_GRADING"
 
 
-class CheckError(ValueError):
+class CheckError(CourseLibError, ValueError):
     """The notebook to check cannot be found or read."""
 
 

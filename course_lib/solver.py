@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from course_lib.errors import CourseLibError, OptionError, ShapeError, check_array
+from course_lib.errors import OptionError, ShapeError, SolverInputError, check_array
 
 __all__ = [
     "Solver",
@@ -85,10 +85,6 @@ _DEFAULTS = {
     "step_epochs": None,
     "eval_every": None,
 }
-
-
-class SolverInputError(CourseLibError, ValueError):
-    """The model or the data dict given to :class:`Solver` breaks the cs231n contract."""
 
 
 # ----------------------------------------------------------------------------
@@ -394,7 +390,7 @@ def _picklable_or_name(obj):
     """``obj`` if it pickles, else its qualified name (lambdas and local functions do not pickle)."""
     try:
         pickle.dumps(obj)
-    except Exception:  # pickle raises PicklingError, AttributeError or TypeError
+    except Exception:  # noqa: BLE001 - pickle raises PicklingError, AttributeError or TypeError
         return getattr(obj, "__qualname__", repr(obj))
     return obj
 

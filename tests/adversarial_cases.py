@@ -12,7 +12,7 @@ Every submission starts from a notebook whose honest score is known and adds the
 A :class:`Case` names the grade_ids that its code honestly passes; the expected score is the sum of their
 points in the *source* notebook. Attack cells print a line starting with :data:`RAN` so the tests can tell
 that they really ran. :func:`run_batch` grades a list of cases through
-:func:`autograder.batch.grade_assignment` on a temporary copy of the course (``source/fc_nets``,
+:func:`autograder.grade.batch.grade_assignment` on a temporary copy of the course (``source/fc_nets``,
 ``release/fc_nets``, ``nbgrader_config.py``), so the repository itself is only read.
 """
 
@@ -34,7 +34,8 @@ import nbformat
 from grading_fixture import processes_matching, tree_digest
 
 from autograder.examples.make_examples import example_notebooks
-from autograder.pipeline import GradingOptions, parse_source_notebook
+from autograder.grade.job import GradingOptions
+from autograder.grade.source import parse_source_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "fc_nets"
@@ -451,7 +452,7 @@ def prepare_batch(root: Path, prefix: str, cases: list[Case]) -> Batch:
 
 def run_batch(batch: Batch, options: GradingOptions, workers: int) -> Batch:
     """Grade the batch in this process's grading functions (Dask workers when ``workers`` > 0)."""
-    from autograder.batch import grade_assignment
+    from autograder.grade.batch import grade_assignment
 
     batch.repo_before = repo_snapshot()
     t0 = time.monotonic()
@@ -475,7 +476,7 @@ def graded(tmp_path_factory, name: str, prefix: str, cases: list[Case], options:
 
     batch = prepare_batch(tmp_path_factory.mktemp(name), prefix, cases)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("autograder.batch.grader_fingerprint", lambda: "pinned-grader-for-tests")
+        mp.setattr("autograder.grade.batch.grader_fingerprint", lambda: "pinned-grader-for-tests")
         mp.setattr(tempfile, "tempdir", str(batch.scratch))
         mp.setenv("TMPDIR", str(batch.scratch))
         yield run_batch(batch, options, workers)

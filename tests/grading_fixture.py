@@ -182,7 +182,7 @@ def expected_score(kind: str) -> float:
 
 def grade_or_crash(job):
     """A per-job grading function for the parallel tests: crashes for students named ``crash*``."""
-    from autograder.pipeline import grade_submission
+    from autograder.grade.pipeline import grade_submission
 
     if job.student.startswith("crash"):
         raise RuntimeError("grader bug")

@@ -8,7 +8,7 @@ the cheats on, signal/trace/atexit hooks, edited test cells and metadata, fake s
 visible answers; and the attacks on the grading host: writing the gradebook and the outputs, reading the
 hidden tests and the solutions, listing the other students, fork bombs, huge files.
 
-The whole batch is graded once (module fixture) by :func:`autograder.batch.grade_assignment` on two Dask
+The whole batch is graded once (module fixture) by :func:`autograder.grade.batch.grade_assignment` on two Dask
 workers, on a copy of the course; every test then checks one property of what was written. Each attack
 must score exactly what its code deserves, and nothing written for a student may hold hidden-test or
 solution lines or another student's id.
@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autograder.pipeline import GradingOptions
-from autograder.results import validate_results
-from autograder.sandbox import TMPFS_INODES
+from autograder.grade.job import GradingOptions
+from autograder.kernel.plan import TMPFS_INODES
+from autograder.report.results import validate_results
 
 PREFIX = "a"
 OPTIONS = GradingOptions(cell_timeout=30.0, test_timeout=60.0, submission_timeout=600.0)
@@ -297,7 +297,7 @@ try:
 except OSError as exc:
     _seen["pid1"] = type(exc).__name__
 print("DETECTED", _seen)
-if _seen["env"] or _seen["modules"] or "kernel_server" in _seen["pid1"]:
+if _seen["env"] or _seen["modules"] or "server.py --init" in _seen["pid1"]:
     import numpy as np
 
     import course_lib.gradient_check as _gc
@@ -675,7 +675,7 @@ def test_cells_run_in_the_kernel_cannot_change_the_verdicts(batch):
 def test_gradebook_and_outputs_hold_the_honest_scores(batch):
     from nbgrader.api import Gradebook
 
-    from autograder.gradebook import course_settings
+    from autograder.report.gradebook import course_settings
 
     out = batch.targets.out
     df = pd.read_csv(out / "grades.csv").set_index("student")
@@ -748,7 +748,9 @@ def test_no_input_or_project_file_changes(batch):
 
 def test_a_fork_bomb_does_not_starve_other_students_kernels(tmp_path):
     """Processes are counted per uid (RLIMIT_NPROC): each kernel must have its own."""
-    from autograder.sandbox import Limits, StudentKernel, namespace_support
+    from autograder.kernel.client import StudentKernel
+    from autograder.kernel.plan import Limits
+    from autograder.kernel.process import namespace_support
 
     assert namespace_support()[0], "the grading host must support namespace isolation"
     limits = Limits(cell_timeout=60.0)
@@ -810,7 +812,8 @@ print("ATTACK-RAN arguments poisoned after every call")
 def test_a_students_function_never_edits_a_grader_object(tmp_path):
     """The student's function gets copies; only a top-level dict argument gets the kernel's new values,
     assigned as fresh objects: a grader list, and a list shared through a dict, stay as they were."""
-    from autograder.sandbox import Limits, StudentKernel
+    from autograder.kernel.client import StudentKernel
+    from autograder.kernel.plan import Limits
 
     with StudentKernel(tmp_path, limits=Limits(cell_timeout=60.0)) as kernel:
         res = kernel.run_cell("import numpy as np\n\n\ndef layer(sizes, param):\n"
@@ -838,8 +841,8 @@ def test_grading_one_submission_never_changes_another_students_score(tmp_path, w
     import nbformat
 
     from autograder.assignments import get_assignment
-    from autograder.batch import grade_assignment
     from autograder.examples.make_examples import example_notebooks
+    from autograder.grade.batch import grade_assignment
 
     name = "batchnorm"
     assignment = get_assignment(name)
@@ -927,7 +930,7 @@ def test_cli_errors_print_no_raw_escapes(tmp_path, capsys):
 
 
 def test_terminal_safe_escapes_every_unsafe_character():
-    from autograder.batch import BatchSummary, terminal_safe
+    from autograder.grade.batch import BatchSummary, terminal_safe
 
     for ch in [*map(chr, range(0x20)), "\x7f", "\x9b", "\u202e", "\u2066", "\u200b", "\ufeff", "\udc80"]:
         shown = terminal_safe(f"a{ch}b")
@@ -973,7 +976,7 @@ def test_odd_zip_entry_names_are_handled_per_submission(tmp_path):
     long name shortened, the path kept inside the extraction folder), none ends the run."""
     import zipfile
 
-    from autograder.batch import grade_assignment
+    from autograder.grade.batch import grade_assignment
 
     examples = ac.REPO / "autograder" / "examples" / ac.ASSIGNMENT
     solution = (examples / "solution" / ac.ASSIGNMENT / ac.NOTEBOOK).read_bytes()

@@ -63,7 +63,7 @@ def test_quick_run_prints_the_table_and_the_graders_agree(quick_run):
                        quick_run, re.M)
     assert scores, f"the graders disagree or the solution example lost points:\n{quick_run}"
     assert re.search(r"^Seconds per step, solution example graded in-process", quick_run, re.M)
-    from autograder.pipeline import STEPS
+    from autograder.grade.pipeline import STEPS
 
     row = rf"^fc_nets(\s+{NUMBER}){{{len(STEPS) + 1}}}$"  # every step, then the total
     assert re.search(row, quick_run, re.M), "the per-step row should have every step"

@@ -15,9 +15,11 @@ import pytest
 
 from autograder import checks as C
 from autograder.checks import batchnorm as bn_checks
+from autograder.checks import bn_experiment
 from autograder.checks import deep_networks as dn_checks
 from autograder.checks import dropout as do_checks
 from autograder.checks import fc_nets as fc_checks
+from autograder.checks import networks as net_checks
 from course_lib import layers as L
 from course_lib.fc_net import FullyConnectedNet as RefNet
 from course_lib.fc_net import init_std
@@ -514,7 +516,7 @@ def test_net_checks_are_isolated_from_the_students_layers():
     layers = dict(BN_LAYERS, batchnorm_forward=wrong_forward, batchnorm_backward_alt=wrong_backward)
     bn_checks.check_fully_connected_net(net, **layers)
     # Without the student's layers the check has no second opinion and the net fails.
-    assert_fails(lambda n: bn_checks.check_norm_net(n), net, hint="wrong")
+    assert_fails(lambda n: net_checks.check_norm_net(n), net, hint="wrong")
     # A batch normalization that breaks training: the training part is waived, its layer cell fails.
     net = student_net(bn_forward=_teststats_forward, bn_backward=L.batchnorm_backward)
     with np.errstate(all="ignore"):
@@ -538,8 +540,8 @@ def test_unfinished_layernorm_does_not_cost_the_net_its_points():
 
 
 def test_batchnorm_training_check_passes_for_the_reference():
-    bn_checks.check_batchnorm_trains(RefNet)
-    bn_checks.check_batchnorm_trains(StudentNet)
+    bn_experiment.check_batchnorm_trains(RefNet)
+    bn_experiment.check_batchnorm_trains(StudentNet)
 
 
 def _teststats_forward(x, gamma, beta, bn_param):
@@ -567,7 +569,7 @@ def _identity_backward(dout, cache):
 def test_batchnorm_training_check_fails_for_a_batchnorm_that_does_not_normalize(forward, backward):
     net = student_net(bn_forward=forward, bn_backward=backward)
     with np.errstate(all="ignore"):
-        assert_fails(bn_checks.check_batchnorm_trains, net, hint="not clearly better")
+        assert_fails(bn_experiment.check_batchnorm_trains, net, hint="not clearly better")
 
 
 def test_batchnorm_training_check_fails_for_a_net_without_batchnorm():
@@ -575,13 +577,13 @@ def test_batchnorm_training_check_fails_for_a_net_without_batchnorm():
         def __init__(self, *args, normalization=None, **kwargs):
             super().__init__(*args, **kwargs)
 
-    assert_fails(bn_checks.check_batchnorm_trains, IgnoresNormalization, hint="has no 'beta1'")
+    assert_fails(bn_experiment.check_batchnorm_trains, IgnoresNormalization, hint="has no 'beta1'")
 
 
 def test_training_part_of_the_net_check_can_fail_on_its_own():
     """Correct layers, a net that passes the small fixed-parameter cases, but does not train."""
     net = student_net("no normalization for large batches")
-    bn_checks.check_norm_net(net, batchnorm_forward=L.batchnorm_forward,
+    net_checks.check_norm_net(net, batchnorm_forward=L.batchnorm_forward,
                              batchnorm_backward_alt=L.batchnorm_backward_alt)
     assert_fails(lambda n: bn_checks.check_fully_connected_net(n, **BN_LAYERS), net, hint="not clearly better")
 
@@ -590,9 +592,9 @@ def test_batchnorm_training_gap_is_large_and_robust():
     """The experiment behind the thresholds, on more seeds than the check uses."""
     accs, base = [], []
     for seed in range(100, 106):
-        data = bn_checks.training_data(seed)
-        dims = [20, *bn_checks.TRAIN_SETUP["hidden_dims"], 5]
-        ws = bn_checks.TRAIN_SETUP["weight_scale"]
+        data = bn_experiment.training_data(seed)
+        dims = [20, *bn_experiment.TRAIN_SETUP["hidden_dims"], 5]
+        ws = bn_experiment.TRAIN_SETUP["weight_scale"]
         for normalization, out in ((True, accs), (False, base)):
             net = RefNet(dims[1:-1], input_dim=20, num_classes=5, dtype=np.float64,
                          normalization="batchnorm" if normalization else None)
@@ -601,9 +603,9 @@ def test_batchnorm_training_gap_is_large_and_robust():
                 net.params = params
                 return net.loss(X, y)
 
-            trained, _ = bn_checks._sgd(loss_fn, bn_checks._initial_params(dims, ws, seed, normalization), data,
+            trained, _ = bn_experiment._sgd(loss_fn, bn_experiment._initial_params(dims, ws, seed, normalization), data,
                                         seed)
-            out.append(bn_checks._batch_stat_accuracy(trained, data["X_val"], data["y_val"], normalization))
+            out.append(bn_experiment._batch_stat_accuracy(trained, data["X_val"], data["y_val"], normalization))
     assert min(accs) >= 0.9, accs
     assert max(base) <= 0.35, base
 
@@ -916,7 +918,7 @@ def test_a_correct_net_that_empties_its_hidden_dims_argument_passes_and_a_linear
     """The check builds its reference before the student's code runs and gives it copies: a net that edits
     the list it receives cannot turn the reference into a one-layer net."""
     fc_checks.check_fully_connected_net(FcNet, **FC_LAYERS)
-    bn_checks.check_norm_net(FcNet, normalization=None)
+    net_checks.check_norm_net(FcNet, normalization=None)
     assert_fails(lambda n: fc_checks.check_fully_connected_net(n, **FC_LAYERS), LinearNet, hint="params has keys")
 
 
@@ -1014,10 +1016,10 @@ def test_the_fallback_rejects_layers_that_change_after_the_net_ran():
     def mismatch(step, got, want):
         return None if got == want else "differs"
 
-    assert not bn_checks.agrees_with_own_layers(run_net, compose, [{}], mismatch)
+    assert not net_checks.agrees_with_own_layers(run_net, compose, [{}], mismatch)
     ran.clear()
-    assert bn_checks.agrees_with_own_layers(run_net, lambda table: [1.0], [{}], mismatch)
-    assert not bn_checks.agrees_with_own_layers(run_net, lambda table: [3.0], [{}], mismatch)
+    assert net_checks.agrees_with_own_layers(run_net, lambda table: [1.0], [{}], mismatch)
+    assert not net_checks.agrees_with_own_layers(run_net, lambda table: [3.0], [{}], mismatch)
 
 
 # Comparison semantics (autograder.checks): whole-quantity scale, zero floor, singleton shapes, notes

@@ -76,7 +76,7 @@ def test_missing_submissions_folder(capsys, course, tmp_path):
 @pytest.mark.cifar
 def test_cifar10_dir_defaults_to_the_graders_variable_and_reaches_the_grading_options(
         capsys, course, submissions, cifar10_dir, tmp_path, monkeypatch):
-    from autograder import batch
+    from autograder.grade import batch
 
     seen = []
 
@@ -131,14 +131,14 @@ def test_unexpected_errors_are_one_line_with_a_hint(capsys, course, submissions,
     def broken(*a, **k):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr("autograder.batch.grade_assignment", broken)
+    monkeypatch.setattr("autograder.grade.batch.grade_assignment", broken)
     code, _, err = run(["grade", "tiny", submissions, "--course", course], capsys)
     assert code == 3 and "internal error: RuntimeError: disk on fire" in err and "--debug" in err
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("autograder.batch.grade_assignment", interrupted)
+    monkeypatch.setattr("autograder.grade.batch.grade_assignment", interrupted)
     code, _, err = run(["grade", "tiny", submissions, "--course", course], capsys)
     assert code == 130 and "run the same command again to resume" in err
 
@@ -244,3 +244,15 @@ def test_grade_command_end_to_end(course, submissions, tmp_path):
     assert lines[1].startswith("alice,") and lines[1].endswith(f",{mode}")
     assert lines[2].startswith("bob,") and lines[2].endswith(",")  # no notebook, no kernel: no isolation
     assert (course / "gradebook.db").is_file()
+
+
+def test_grade_defaults_are_the_grading_options_defaults():
+    import dataclasses
+
+    from autograder.grade.job import GradingOptions
+
+    args = cli.build_parser().parse_args(["grade", "fc_nets", "subs"])
+    defaults = {f.name: f.default for f in dataclasses.fields(GradingOptions)}
+    assert (args.timeout, args.test_timeout, args.submission_timeout, args.memory) == (
+        defaults["cell_timeout"], defaults["test_timeout"], defaults["submission_timeout"], defaults["memory_mb"])
+    assert (300.0, 60.0, 1800.0, 4096) == (args.timeout, args.test_timeout, args.submission_timeout, args.memory)

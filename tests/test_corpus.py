@@ -9,7 +9,7 @@ DD2424).
 
 * in-process: every test cell of the source notebook (visible and hidden checks) passes on every corpus
   submission (fast; says which check rejects which correct code);
-* through the real grading path (:func:`autograder.batch.grade_assignment`: sandboxed kernels, hidden
+* through the real grading path (:func:`autograder.grade.batch.grade_assignment`: sandboxed kernels, hidden
   tests in the grader): one call per assignment grades the corpus and the mutants of
   ``tests/test_source_notebooks.py``; every corpus submission gets the assignment's total, every mutant
   loses exactly its function's points.
@@ -82,8 +82,8 @@ def test_grader_gives_corpus_full_points_and_mutants_lose_theirs(name, tmp_path)
     """One ``grade_assignment`` call (``workers=0``) per assignment: corpus full marks, mutants lose their test."""
     from adversarial_cases import make_course
 
-    from autograder.batch import grade_assignment
     from autograder.examples.make_examples import example_notebooks
+    from autograder.grade.batch import grade_assignment
 
     assignment = get_assignment(name)
     course = make_course(tmp_path / "course", name)

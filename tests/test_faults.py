@@ -28,8 +28,8 @@ import nbformat
 import pandas as pd
 import pytest
 
-from autograder.pipeline import GradingOptions
-from autograder.results import validate_results
+from autograder.grade.job import GradingOptions
+from autograder.report.results import validate_results
 
 PREFIX = "f"
 #: One remote call (and one student cell) is stopped after ``cell_timeout``; a whole test after
@@ -243,7 +243,7 @@ def test_nothing_written_for_a_student_reveals_hidden_tests_or_other_students(ba
 def test_grades_csv_and_gradebook_agree(batch):
     from nbgrader.api import Gradebook
 
-    from autograder.gradebook import course_settings
+    from autograder.report.gradebook import course_settings
 
     df = pd.read_csv(batch.targets.out / "grades.csv").set_index("student")
     db_url, course_id = course_settings(batch.course.root)
@@ -325,7 +325,7 @@ def test_killed_command_line_run_resumes_to_the_same_outputs(batch, tmp_path):
     assert ours.equals(theirs)
     from nbgrader.api import Gradebook
 
-    from autograder.gradebook import course_settings
+    from autograder.report.gradebook import course_settings
 
     with Gradebook(*course_settings(course)) as gb:
         assert sorted(s.id for s in gb.students) == sorted(students)
@@ -348,7 +348,8 @@ KILLED_GRADER = """\
 import sys
 from pathlib import Path
 
-from autograder.sandbox import Limits, StudentKernel
+from autograder.kernel.plan import Limits
+from autograder.kernel.client import StudentKernel
 
 kernel = StudentKernel(Path(sys.argv[1]), limits=Limits(cell_timeout=600.0))
 kernel.start()
@@ -404,7 +405,7 @@ def _recorded(course: Path, student: str) -> dict[str, float | None] | None:
     """The gradebook's auto scores of ``student`` for the tiny assignment, or None without a submission."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from autograder.gradebook import course_settings
+    from autograder.report.gradebook import course_settings
 
     url, course_id = course_settings(course)
     with Gradebook(url, course_id=course_id) as gb:
@@ -484,7 +485,7 @@ def _course_with_check_module(course: Path) -> None:
 
 
 def test_a_missing_or_broken_check_module_is_a_grader_error_until_fixed(tmp_path, monkeypatch):
-    from autograder.batch import grade_assignment
+    from autograder.grade.batch import grade_assignment
 
     kinds = {"ann": "solution", "dan": "partial"}
     course, subs, out = _tiny_batch(tmp_path, kinds)
@@ -521,7 +522,7 @@ def test_a_missing_or_broken_check_module_is_a_grader_error_until_fixed(tmp_path
 
 
 def test_a_missing_release_is_a_grader_error(tmp_path):
-    from autograder.batch import grade_assignment
+    from autograder.grade.batch import grade_assignment
 
     course, subs, out = _tiny_batch(tmp_path, {"ann": "solution"})
     shutil.rmtree(course / "release" / "tiny")

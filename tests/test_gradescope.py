@@ -33,7 +33,7 @@ import pytest
 
 from autograder import cli
 from autograder.assignments import get_assignment
-from autograder.batch import AssignmentNotFoundError
+from autograder.grade.course import AssignmentNotFoundError
 from autograder.gradescope import (
     EXCLUDED_DISTRIBUTIONS,
     GradescopeError,
@@ -42,7 +42,7 @@ from autograder.gradescope import (
     notebook_pdf,
     pinned_requirements,
 )
-from autograder.results import validate_results
+from autograder.report.results import validate_results
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "autograder" / "examples"

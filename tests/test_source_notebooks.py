@@ -373,8 +373,8 @@ def test_grader_scores_source_full_release_zero_and_one_mistake_its_points(name,
 
     from adversarial_cases import make_course
 
-    from autograder.batch import grade_assignment
     from autograder.examples.make_examples import example_notebooks
+    from autograder.grade.batch import grade_assignment
 
     assignment = get_assignment(name)
     course = make_course(tmp_path / "course", name)

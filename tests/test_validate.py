@@ -17,7 +17,7 @@ import nbformat
 import pytest
 
 from autograder.assignments import assignment_names, get_assignment
-from autograder.batch import grade_assignment
+from autograder.grade.batch import grade_assignment
 from autograder.release import ReleaseError, release
 from autograder.validate import (
     Problem,

@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from autograder.kernel.errors import KernelError
+
 __all__ = [
     "DEFAULT_SEED",
     "ZERO_FLOOR",
@@ -180,14 +182,6 @@ def make_rng(seed: int | None = None) -> np.random.Generator:
     return np.random.default_rng(DEFAULT_SEED if seed is None else seed)
 
 
-def _kernel_errors() -> tuple[type[BaseException], ...]:
-    try:
-        from autograder.sandbox import KernelError
-    except ImportError:  # the sandbox is optional under plain nbgrader
-        return ()
-    return (KernelError,)
-
-
 def call(where: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call a student's function; its exceptions become an AssertionError naming it.
 
@@ -196,7 +190,7 @@ def call(where: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """
     try:
         return fn(*args, **kwargs)
-    except _kernel_errors():
+    except KernelError:
         raise
     except NotImplementedError as exc:
         raise AssertionError(f"{where} is not implemented yet (it raised NotImplementedError).") from exc

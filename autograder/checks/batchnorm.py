@@ -1,7 +1,7 @@
 """Hidden checks of the ``batchnorm`` assignment (grader-side, never released), one per exercise.
 
 Each ``check_<exercise>`` takes the student's objects (plain callables under nbgrader, where the test
-cell runs in the kernel; :class:`autograder.remote.RemoteHandle` proxies under the grader) and only
+cell runs in the kernel; :class:`autograder.kernel.handles.RemoteHandle` proxies under the grader) and only
 calls them with data: numpy arrays, numbers, strings and dicts/lists/tuples of those. Whatever comes
 back is validated here, and every verdict is computed in this process against the repository's
 :mod:`course_lib` (:func:`autograder.checks.reference`) or numerical gradients. A failed check raises
@@ -11,10 +11,10 @@ come from :func:`autograder.checks.make_rng` and differ from the notebook's visi
 Isolation (``docs/notebooks.md``): a backward pass receives the cache the notebook prescribes, built
 here (batch normalization: ``(mode, x, x_hat, inv_std, gamma, eps)``; layer normalization:
 ``(x_hat, inv_std, gamma)``), never the student's forward output; the forward checks verify that the
-forward pass returns exactly that cache. The network check compares the student's net with the
-reference net, or with the reference architecture composed of the student's own layers
-(:func:`agrees_with_own_layers`), and its training check is waived when the student's layers fail their own
-checks (their cells already lose those points).
+forward pass returns exactly that cache. The network check (:func:`check_fully_connected_net`) compares the
+student's net with the reference net, or with the reference architecture composed of the student's own layers
+(:mod:`autograder.checks.networks`), and its training check (:mod:`autograder.checks.bn_experiment`) is waived
+when the student's layers fail their own checks (their cells already lose those points).
 
 References
 ----------
@@ -27,17 +27,12 @@ References
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from autograder.checks import (
-    _kernel_errors,
-    as_array,
-    as_float,
-    assert_close_dict,
     call,
     make_rng,
     numerical_gradient_array,
@@ -46,19 +41,11 @@ from autograder.checks import (
     singleton_reshape,
     unpack,
 )
+from autograder.checks.bn_experiment import check_batchnorm_trains
+from autograder.checks.networks import check_norm_net, child_seeds, failing_layers, finite_array, forward_pair
 
 __all__ = [
     "GRAD_TOL",
-    "LAYER_NAMES",
-    "TRAIN_SETUP",
-    "finite_array",
-    "forward_pair",
-    "child_seeds",
-    "failing_layers",
-    "own_layer_tables",
-    "agrees_with_own_layers",
-    "check_norm_net",
-    "training_data",
     "check_batchnorm_forward",
     "check_batchnorm_backward",
     "check_batchnorm_backward_alt",
@@ -75,31 +62,8 @@ GRAD_TOL = 1e-5
 _FWD_RTOL, _FWD_ATOL = 1e-4, 1e-6
 
 
-# ---------------------------------------------------------------------------------------------
-# Small tools (on top of autograder.checks), also used by the dropout and deep_networks checks
-
-
-def finite_array(where: str, name: str, value, shape=None) -> np.ndarray:
-    """:func:`autograder.checks.as_array`, and no NaN or infinity."""
-    arr = as_array(where, name, value, shape)
-    if not np.all(np.isfinite(arr)):
-        raise AssertionError(f"{where}: {name} contains NaN or infinite values.")
-    return arr
-
-
-def forward_pair(where: str, fn, *args, shape=None):
-    """Call a forward pass; return its output (checked array) and its cache (passed back as is)."""
-    out, cache = unpack(where, call(where, fn, *args), ("out", "cache"))
-    return finite_array(where, "out", out, shape), cache
-
-
 def _ref():
     return reference("layers")
-
-
-def child_seeds(seed: int | None, k: int) -> list[int]:
-    """``k`` integer seeds drawn from ``make_rng(seed)`` (so one ``seed`` varies every input)."""
-    return [int(v) for v in make_rng(seed).integers(0, 2**31 - 1, size=k)]
 
 
 def _close(a, b, rtol: float = _FWD_RTOL, atol: float = _FWD_ATOL) -> bool:
@@ -587,477 +551,6 @@ def check_layernorm_forward(layernorm_forward, seed: int | None = None) -> None:
         raise AssertionError(f"{name} gives a different result for an example alone in its batch: layer "
                              f"normalization must use each example's own statistics only.")
 
-
-# ---------------------------------------------------------------------------------------------
-# Networks with normalization (and dropout): the student's FullyConnectedNet
-#
-# Isolation: the student's net necessarily calls the student's layers. A case passes when the net's
-# outputs equal the reference net's, or -- the fallback, :func:`agrees_with_own_layers` -- the same
-# architecture composed of the student's own layer functions (one network core for both,
-# ``course_lib.fc_net.network_loss``, with the student's proxies in its layer table): a correct net on
-# top of a wrong layer passes (that layer's own cell fails), a wrong net fails either way. The fallback
-# never trusts a student function to be pure: see :func:`agrees_with_own_layers`.
-
-_NET_TOL = 1e-7
-
-#: Keyword names of the student functions a net check accepts (all optional).
-LAYER_NAMES = ("batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt", "layernorm_forward",
-               "layernorm_backward", "dropout_forward", "dropout_backward")
-
-
-def failing_layers(student: Mapping[str, Callable | None], checks: Mapping[str, Callable]) -> set[str]:
-    """Names of the student's functions (None skipped) that fail their own hidden check in ``checks``."""
-    failing = set()
-    for name, fn in student.items():
-        if fn is None or name not in checks:
-            continue
-        try:
-            checks[name](fn)
-        except AssertionError:
-            failing.add(name)
-    return failing
-
-
-def own_layer_tables(student: Mapping[str, Callable | None],
-                     checks: Mapping[str, Callable] = MappingProxyType({})) -> list[dict]:
-    """Layer tables for the fallback: ``course_lib.fc_net.LAYERS`` with the student's layers put in.
-
-    A student function named ``<entry>`` or ``<entry>_alt`` replaces the table's ``<entry>``; when two
-    replace one entry (the graph and the closed-form batch-normalization backward, either of which the
-    net may call) each gives a table. A function that has a check in ``checks`` is put in only when it
-    *fails* that check: where it passes, the reference stands in for it, so a correct layer never gets
-    to compute part of the yardstick (fc_nets gives checks, since there the student's layers would
-    compute the loss and every gradient). Empty when no student layer is left, i.e. no second opinion.
-    """
-    reference_layers = reference("fc_net").LAYERS
-    left = {k: v for k, v in student.items() if v is not None}
-    passing = {k for k in left if k in checks} - failing_layers(left, checks)
-    left = {k: v for k, v in left.items() if k not in passing}
-    options: dict[str, list] = {}
-    for name, fn in left.items():
-        entry = name.removesuffix("_alt")
-        if entry not in reference_layers:
-            raise TypeError(f"own_layer_tables: {name!r} is not a layer of course_lib.fc_net.LAYERS")
-        options.setdefault(entry, []).append(fn)
-    tables = [dict(reference_layers)] if options else []
-    for entry, fns in options.items():
-        tables = [{**t, entry: fn} for t in tables for fn in fns]
-    return tables
-
-
-def agrees_with_own_layers(run_net: Callable[[], list], compose: Callable[[Mapping], list],
-                           tables: Sequence[Mapping], mismatch: Callable[[int, object, object], str | None]) -> bool:
-    """Whether the student's net computes the reference architecture composed of the student's layers.
-
-    ``run_net()`` gives the net's outputs (a list, one per step) on inputs that no student code has seen
-    yet; ``compose(table)`` gives :func:`course_lib.fc_net.network_loss`'s outputs for the same steps
-    with a table of :func:`own_layer_tables`; ``mismatch(step, got, want)`` is None when they agree.
-
-    The student's functions run in one kernel and may keep state, so the order is fixed: for every
-    table the composition runs (1) *before* the net ever sees these inputs, so a layer cannot replay the
-    net's outputs; then (2) the net; then (3) the composition again. The net passes iff, for some
-    table, (3) equals (1) -- the layers did not change their behaviour after the net ran -- and the net's
-    outputs equal them. In the batchnorm and dropout nets the loss and the gradients of the
-    composition are computed here by reference layers from what the student's normalization/dropout
-    layers return, so they never exist in the kernel before the net runs: the net can only match by
-    computing them. In fc_nets only layers that fail their own check are put in (:func:`own_layer_tables`);
-    what is left open there: a net that reads back what its ``softmax_loss`` and ``affine_backward``
-    recorded during (1), when both fail their checks here (docs/notebooks.md). A composition that
-    raises (an unfinished layer) gives no second opinion.
-    """
-    errors = _kernel_errors()
-    pre = {}
-    for k, table in enumerate(tables):
-        try:
-            pre[k] = compose(table)
-        except errors:
-            raise
-        except Exception:  # noqa: BLE001 - the student's layers are unfinished or broken: no second opinion
-            continue
-    if not pre:
-        return False
-    got = run_net()
-    for k, want in pre.items():
-        try:
-            post = compose(tables[k])
-        except errors:
-            raise
-        except Exception:  # noqa: BLE001 - as above
-            continue
-        if all(_agree(mismatch, step, post, want) and _agree(mismatch, step, got, want) for step in range(len(want))):
-            return True
-    return False
-
-
-def _agree(mismatch, step: int, got: list, want: list) -> bool:
-    try:
-        return len(got) == len(want) and mismatch(step, got[step], want[step]) is None
-    except Exception:  # noqa: BLE001 - outputs of the student's layers that cannot even be compared
-        return False
-
-
-def _mismatch(where: str, got, want, with_labels: bool) -> str | None:
-    """None when the net's output equals ``want``; else what is wrong (relative errors, no values).
-
-    Gradients are compared as one set (:func:`autograder.checks.assert_close_dict`): a gradient that is
-    zero in exact arithmetic (a bias in front of batch normalization) passes as rounding noise.
-    """
-    try:
-        if not with_labels:
-            arr = finite_array(where, "the scores returned by loss(X)", got, np.shape(want))
-            err = relative_error(arr, want)
-            return None if err <= _NET_TOL else f"{where}: the scores are wrong (relative error {err:.1e})."
-        loss, grads = unpack(where, got, ("loss", "grads"))
-        want_loss, want_grads = want
-        err = relative_error(np.array(as_float(where, "the loss", loss)), np.array(want_loss))
-        if not err <= _NET_TOL:
-            return f"{where}: the loss is wrong (relative error {err:.1e})."
-        assert_close_dict(where, "grads", grads, want_grads, _NET_TOL)
-    except AssertionError as exc:
-        return str(exc)
-    return None
-
-
-def _read_dict(where: str, model, attr: str) -> dict:
-    try:
-        value = getattr(model, attr)
-    except AttributeError:
-        raise AssertionError(f"{where}: the net has no attribute {attr}.") from None
-    if not isinstance(value, dict):
-        raise AssertionError(f"{where}: self.{attr} must be a dict, got {type(value).__name__}.")
-    return {str(k): v for k, v in dict(value).items()}
-
-
-def _norm_param_list(where: str, model, n_hidden: int) -> None:
-    try:
-        value = model.bn_params
-    except AttributeError:
-        raise AssertionError(f"{where}: the net has no attribute bn_params: keep one param dict per normalization "
-                             f"layer in self.bn_params (a list).") from None
-    if not isinstance(value, (list, tuple)) or len(value) != n_hidden:
-        raise AssertionError(f"{where}: self.bn_params must be a list with one dict per hidden layer "
-                             f"({n_hidden} here).")
-
-
-def _net_options(normalization, position, dropout, with_position: bool) -> dict:
-    """Constructor keywords of the course's FullyConnectedNet for one configuration."""
-    options = {"normalization": normalization} if normalization is not None else {}
-    if with_position:
-        options["norm_position"] = position
-    if dropout is not None:
-        options.update(dropout_keep_ratio=dropout[0], dropout_seed=dropout[1])
-    return options
-
-
-def _check_norm_init(FullyConnectedNet, options: dict) -> None:
-    normalization = options["normalization"]
-    shown = ", ".join(f"{k}={v!r}" for k, v in options.items())
-    for hidden, d, c in (([9, 7], 6, 4), ([5, 4, 6], 3, 5)):
-        where = f"FullyConnectedNet({hidden}, input_dim={d}, num_classes={c}, {shown})"
-        model = call(where, FullyConnectedNet, list(hidden), input_dim=d, num_classes=c, weight_scale=0.1,
-                     dtype="float64", **options)
-        params = _read_dict(where, model, "params")
-        n = len(hidden) + 1
-        want = sorted([f"W{i}" for i in range(1, n + 1)] + [f"b{i}" for i in range(1, n + 1)]
-                      + [f"gamma{i}" for i in range(1, n)] + [f"beta{i}" for i in range(1, n)])
-        if sorted(params) != want:
-            raise AssertionError(f"{where}: params has keys {sorted(params)}; it must have {want}: a gamma and a "
-                                 f"beta for every hidden layer, none for the output layer.")
-        for i, width in enumerate(hidden, start=1):
-            g = finite_array(where, f"params['gamma{i}']", params[f"gamma{i}"], (width,))
-            b = finite_array(where, f"params['beta{i}']", params[f"beta{i}"], (width,))
-            if np.any(g != 1) or np.any(b != 0):
-                raise AssertionError(f"{where}: gamma{i} must start at ones and beta{i} at zeros (the {normalization} "
-                                     f"layer starts as a plain standardization).")
-        _norm_param_list(where, model, len(hidden))
-
-
-#: The three calls of every net case: ``loss(X, y)``, ``loss(X)``, ``loss(X, y)`` (with labels or not).
-_NET_STEPS = (True, False, True)
-
-
-def _net_case(rng, hidden, in_shape, c, normalization) -> dict:
-    """Random parameters, a batch and running averages for one case of :func:`check_norm_net`."""
-    dims = [int(np.prod(in_shape)), *hidden, c]
-    params = {}
-    for i in range(1, len(dims)):
-        params[f"W{i}"] = rng.normal(size=(dims[i - 1], dims[i])) / np.sqrt(dims[i - 1])
-        params[f"b{i}"] = 0.1 * rng.normal(size=dims[i])
-        if normalization is not None and i < len(dims) - 1:
-            params[f"gamma{i}"] = rng.uniform(0.5, 1.5, dims[i])
-            params[f"beta{i}"] = 0.3 * rng.normal(size=dims[i])
-    X = rng.normal(size=(8, *in_shape))
-    y = rng.integers(0, c, size=8)
-    running = [{"running_mean": rng.normal(size=h), "running_var": rng.uniform(0.5, 2.0, h)} for h in hidden]
-    return {"params": params, "X": X, "y": y, "running": running}
-
-
-def _compose_steps(layers: Mapping, case: dict, *, reg: float, normalization, position, dropout) -> list:
-    """``network_loss`` with the layer table ``layers`` for every step of :data:`_NET_STEPS`, on copies."""
-    network_loss = reference("fc_net").network_loss
-    outputs = []
-    for with_labels in _NET_STEPS:
-        norm_params = ([{k: v.copy() for k, v in r.items()} for r in case["running"]] if normalization == "batchnorm"
-                       else [{} for _ in case["running"]] if normalization else [])
-        drop = None if dropout is None else {"p": dropout[0], "seed": dropout[1]}
-        outputs.append(network_loss({k: v.copy() for k, v in case["params"].items()}, case["X"].copy(),
-                                    case["y"].copy() if with_labels else None, layers=layers,
-                                    normalization=normalization, norm_position=position, norm_params=norm_params,
-                                    dropout_param=drop, reg=reg))
-    return outputs
-
-
-def _run_net_steps(where: str, model, case: dict, normalization) -> list:
-    """The student's net on ``case``: its params set, then every step of :data:`_NET_STEPS`."""
-    try:
-        model.params = {k: v.copy() for k, v in case["params"].items()}
-    except AttributeError:
-        raise AssertionError(f"{where}: cannot set params; keep the parameters in self.params.") from None
-    outputs = []
-    for with_labels in _NET_STEPS:
-        what = _step_label(where, with_labels, normalization)
-        if normalization == "batchnorm":
-            # A known state (running averages, and the opposite mode: the net must set the mode).
-            model.bn_params = [{"mode": "test" if with_labels else "train", **{k: v.copy() for k, v in r.items()}}
-                               for r in case["running"]]
-        X = case["X"].copy()
-        outputs.append(call(what, model.loss, X, case["y"].copy()) if with_labels else call(what, model.loss, X))
-    return outputs
-
-
-def _step_label(where: str, with_labels: bool, normalization) -> str:
-    what = f"{where}.loss(X, y)" if with_labels else f"{where}.loss(X)"
-    return what + (" after setting the running averages in bn_params" if normalization == "batchnorm" else "")
-
-
-def _net_hint(with_labels: bool, reg: float, normalization, position, dropout) -> str:
-    if with_labels and reg:
-        return (" Check the regularization: 0.5 * reg * sum(W**2) over the weights only (not gammas "
-                "or betas), and reg * W in each weight's gradient.")
-    if not with_labels:
-        return (" Without labels the net runs in test mode: set every bn_param's (and the dropout "
-                "param's) 'mode' to 'test' before the forward pass.")
-    parts = ["affine", "relu"]
-    if normalization is not None:
-        parts.insert(1 if position == "before" else 2, normalization)
-    if dropout is not None:
-        parts.append("dropout")
-    hint = f" Each hidden layer is {' - '.join(parts)}"
-    hint += (", with gamma{i}, beta{i} and bn_params[i-1]." if normalization else ".")
-    if normalization is not None:
-        hint += " In training mode, every bn_param's 'mode' must be 'train' (also after a test-mode call)."
-    return hint
-
-
-def check_norm_net(FullyConnectedNet, *, normalization: str | None = "batchnorm", positions=("before",),
-                   with_position: bool = False, dropout: tuple[float, int] | None = None, seed: int | None = None,
-                   layer_checks: Mapping[str, Callable] = MappingProxyType({}), **student) -> None:
-    """The student's ``FullyConnectedNet`` with normalization and/or dropout, against the reference.
-
-    For every position in ``positions`` (passed as ``norm_position`` when ``with_position``): the initial
-    parameters (gammas ones, betas zeros, one param dict per hidden layer in ``bn_params``); then, given
-    random parameters, ``loss(X, y)`` (training mode) and, after setting the running averages in
-    ``bn_params``, ``loss(X)`` (test mode) against the reference net, computed first by
-    ``course_lib.fc_net.network_loss``. ``dropout`` is ``(dropout_keep_ratio, dropout_seed)``; with a fixed
-    seed every forward pass draws the same masks. Each case calls ``loss(X, y)``, ``loss(X)`` and
-    ``loss(X, y)`` again, so a net that leaves its layers in test mode fails.
-
-    A case the net gets wrong is judged again on fresh inputs against the same architecture composed of
-    the student's layers (keyword arguments, see :data:`LAYER_NAMES`; those with a check in
-    ``layer_checks`` only when they fail it): :func:`agrees_with_own_layers`.
-    """
-    unknown = sorted(set(student) - set(LAYER_NAMES))
-    if unknown:
-        raise TypeError(f"check_norm_net: unknown layer keyword(s) {unknown}; use {LAYER_NAMES}")
-    rng = make_rng(child_seeds(seed, 4)[3])
-    reference_layers = reference("fc_net").LAYERS
-    tables = None  # the student's layer tables, built at the first disagreement
-    for position in positions:
-        options = _net_options(normalization, position, dropout, with_position)
-        if normalization is not None:
-            _check_norm_init(FullyConnectedNet, options)
-        shown = ", ".join(f"{k}={v!r}" for k, v in options.items())
-        setup = {"normalization": normalization, "position": position, "dropout": dropout}
-        for hidden, in_shape, c, reg in (([7, 5], (6,), 4, 0.0), ([5, 6, 4], (2, 3), 3, 0.3)):
-            case = _net_case(rng, hidden, in_shape, c, normalization)
-            want = _compose_steps(reference_layers, case, reg=reg, **setup)  # before any student code runs
-            d = int(np.prod(in_shape))
-            where = f"FullyConnectedNet({hidden}, input_dim={d}, num_classes={c}, reg={reg}, {shown})"
-            model = call(where, FullyConnectedNet, list(hidden), input_dim=d, num_classes=c, reg=reg, dtype="float64",
-                         **options)
-            got = _run_net_steps(where, model, case, normalization)
-
-            def mismatch(step, got_k, want_k, where=where):
-                return _mismatch(_step_label(where, _NET_STEPS[step], normalization), got_k, want_k, _NET_STEPS[step])
-
-            failed = next((k for k in range(len(_NET_STEPS)) if mismatch(k, got[k], want[k]) is not None), None)
-            if failed is None:
-                continue
-            if tables is None:
-                tables = own_layer_tables(student, layer_checks)
-            fresh = _net_case(rng, hidden, in_shape, c, normalization)
-            if tables and agrees_with_own_layers(
-                    # mypy cannot type a lambda whose defaults bind loop variables (python/mypy#15459): ignored
-                    lambda where=where, model=model, fresh=fresh: _run_net_steps(where, model, fresh, normalization),  # type: ignore[misc]
-                    lambda table, fresh=fresh, reg=reg, setup=setup: _compose_steps(table, fresh, reg=reg, **setup),  # type: ignore[misc]
-                    tables, mismatch):
-                continue
-            raise AssertionError(mismatch(failed, got[failed], want[failed])
-                                 + _net_hint(_NET_STEPS[failed], reg, normalization, position, dropout))
-
-
-# ---------------------------------------------------------------------------------------------
-# Batch normalization makes a deep net trainable
-
-
-#: The training experiment of :func:`check_batchnorm_trains`: a deep narrow net with a bad init scale,
-#: trained with plain SGD on minibatches drawn with replacement (as cs231n's Solver does).
-#: Read-only (a student's function may edit what it receives; only copies are ever passed to it).
-TRAIN_SETUP: Mapping[str, Any] = MappingProxyType({"hidden_dims": (40,) * 5, "weight_scale": 1e-2, "learning_rate": 0.1,
-                                "batch_size": 50, "num_epochs": 10})
-_MIN_ACC, _MIN_GAP = 0.75, 0.4
-
-
-def training_data(seed: int, n_train: int = 500, n_val: int = 200, dim: int = 20, classes: int = 5,
-                  clusters: int = 3) -> dict[str, np.ndarray]:
-    """Synthetic classification data: ``clusters`` Gaussian blobs per class, in ``dim`` dimensions.
-
-    Easy for a trained net (the reference with batch normalization reaches 92-100 % validation
-    accuracy), yet the 6-layer net of :data:`TRAIN_SETUP` without batch normalization stays at chance
-    (about 20 %): its activations and gradients vanish through five layers of weights with standard
-    deviation 0.01.
-    """
-    rng = make_rng(seed)
-    centers = rng.normal(size=(classes * clusters, dim))
-
-    def draw(n):
-        k = rng.integers(0, classes * clusters, size=n)
-        return centers[k] + 0.6 * rng.normal(size=(n, dim)), k % classes
-
-    X_train, y_train = draw(n_train)
-    X_val, y_val = draw(n_val)
-    return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
-
-
-def _initial_params(dims: list[int], weight_scale: float, seed: int, normalization: bool) -> dict:
-    """Seeded initial parameters: W ~ weight_scale * N(0, 1), zero biases, unit gammas, zero betas."""
-    rng = make_rng(seed)
-    params = {}
-    for i in range(1, len(dims)):
-        params[f"W{i}"] = weight_scale * rng.standard_normal((dims[i - 1], dims[i]))
-        params[f"b{i}"] = np.zeros(dims[i])
-        if normalization and i < len(dims) - 1:
-            params[f"gamma{i}"] = np.ones(dims[i])
-            params[f"beta{i}"] = np.zeros(dims[i])
-    return params
-
-
-def _batch_stat_accuracy(params: dict, X: np.ndarray, y: np.ndarray, normalization: bool) -> float:
-    """Accuracy of the reference architecture; batch normalization uses the statistics of all of ``X``.
-
-    Using the statistics of the evaluation set (not the net's running averages) judges the trained
-    weights alone; the running averages have a check of their own.
-    """
-    n_hidden = sum(1 for k in params if k.startswith("W")) - 1
-    with np.errstate(all="ignore"):
-        scores = reference("fc_net").network_loss(params, X, normalization="batchnorm" if normalization else None,
-                                                  norm_params=[{} for _ in range(n_hidden)] if normalization else (),
-                                                  mode="train")
-    if not np.all(np.isfinite(scores)):
-        return 0.0
-    return float(np.mean(np.argmax(scores, axis=1) == y))
-
-
-def _sgd(loss_fn, params: dict, data: dict, seed: int) -> tuple[dict, bool]:
-    """Plain SGD on ``loss_fn(params, X, y) -> (loss, grads)``; returns the parameters and whether it diverged.
-
-    The loop runs here (grader-side) and only the loss and its gradients come from ``loss_fn``, so the
-    student's net cannot influence anything but its own gradients.
-    """
-    s = TRAIN_SETUP
-    rng = make_rng(seed + 1)
-    n = data["X_train"].shape[0]
-    params = {k: v.copy() for k, v in params.items()}
-    for _ in range(s["num_epochs"] * max(n // s["batch_size"], 1)):
-        idx = rng.integers(0, n, size=s["batch_size"])
-        loss, grads = loss_fn(params, data["X_train"][idx], data["y_train"][idx])
-        if not np.isfinite(loss) or not all(np.all(np.isfinite(grads[k])) for k in params):
-            return params, True
-        for k in params:
-            params[k] = params[k] - s["learning_rate"] * grads[k]
-    return params, False
-
-
-def _student_loss(where: str, model):
-    """``loss_fn`` for :func:`_sgd` that sets the student's model's params and calls its ``loss``."""
-    def loss_fn(params, X, y):
-        model.params = {k: v.copy() for k, v in params.items()}
-        loss, grads = unpack(f"{where}.loss(X, y)", call(f"{where}.loss(X, y)", model.loss, X, y), ("loss", "grads"))
-        if not isinstance(grads, dict) or sorted(grads) != sorted(params):
-            raise AssertionError(f"{where}.loss(X, y): grads must be a dict with the keys of params.")
-        with np.errstate(all="ignore"):
-            return (float(np.asarray(loss, dtype=np.float64)),
-                    {k: as_array(where, f"grads['{k}']", grads[k], params[k].shape) for k in params})
-    return loss_fn
-
-
-def _reference_loss(dims: list[int]):
-    fc = reference("fc_net")
-    net = fc.FullyConnectedNet(dims[1:-1], input_dim=dims[0], num_classes=dims[-1], dtype=np.float64)
-
-    def loss_fn(params, X, y):
-        net.params = params
-        with np.errstate(all="ignore"):
-            return net.loss(X, y)
-    return loss_fn
-
-
-def check_batchnorm_trains(FullyConnectedNet, seed: int | None = None) -> None:
-    """Batch normalization makes the deep narrow net of :data:`TRAIN_SETUP` train clearly better.
-
-    For two seeds, the student's ``FullyConnectedNet(normalization='batchnorm')`` computes the loss and
-    gradients (in the student's kernel) of a plain SGD run driven from here on hidden synthetic data
-    (:func:`training_data`), from seeded initial parameters. The trained parameters are evaluated here
-    with the reference forward pass: each run must reach a validation accuracy of at least 0.75, and
-    the mean must beat the same net (reference code, same initialization, same minibatches) without
-    batch normalization by at least 0.4. Measured with this code on 12 seeds (0 to 11): 0.92 to 1.0 with
-    the reference batch normalization, 0.16 to 0.23 without; a batch normalization that does not
-    normalize stays below 0.28, one that uses the running averages during training diverges
-    (tests/test_checks.py).
-    """
-    s = TRAIN_SETUP
-    accs, base, diverged = [], [], False
-    for run_seed in child_seeds(seed, 7)[4:6]:
-        data = training_data(run_seed)
-        d, c = data["X_train"].shape[1], int(data["y_train"].max()) + 1
-        dims = [d, *s["hidden_dims"], c]
-        where = (f"FullyConnectedNet({list(s['hidden_dims'])}, input_dim={d}, num_classes={c}, "
-                 f"normalization='batchnorm', dtype='float64')")
-        model = call(where, FullyConnectedNet, list(s["hidden_dims"]), input_dim=d, num_classes=c,
-                     weight_scale=s["weight_scale"], normalization="batchnorm", dtype="float64")
-        missing = sorted(set(_initial_params(dims, 1.0, 0, True)) - set(_read_dict(where, model, "params")))
-        if missing:
-            raise AssertionError(f"{where}: params has no {', '.join(map(repr, missing))}; a net with batch "
-                                 f"normalization has W, b, gamma and beta for every hidden layer.")
-        trained, bad = _sgd(_student_loss(where, model), _initial_params(dims, s["weight_scale"], run_seed, True),
-                            data, run_seed)
-        diverged |= bad
-        accs.append(0.0 if bad else _batch_stat_accuracy(trained, data["X_val"], data["y_val"], True))
-        ref_trained, ref_bad = _sgd(_reference_loss(dims), _initial_params(dims, s["weight_scale"], run_seed, False),
-                                    data, run_seed)
-        base.append(0.0 if ref_bad else _batch_stat_accuracy(ref_trained, data["X_val"], data["y_val"], False))
-    if min(accs) < _MIN_ACC or np.mean(accs) - np.mean(base) < _MIN_GAP:
-        shown = ", ".join(f"{a:.2f}" for a in accs)
-        raise AssertionError(
-            f"Trained with SGD (learning rate {s['learning_rate']}, {s['num_epochs']} epochs on hidden synthetic "
-            f"data), your net with batch normalization, hidden layers {list(s['hidden_dims'])} and initial weights of "
-            f"standard deviation {s['weight_scale']}, reached validation accuracies of {shown}"
-            f"{' (training diverged: the loss or a gradient became NaN)' if diverged else ''}: not clearly better "
-            f"than the same net without batch normalization. A working batch normalization keeps every layer's "
-            f"inputs standardized during training, so this net trains despite its tiny initial weights. Check "
-            f"that training mode normalizes with the minibatch statistics and that loss(X, y) runs every "
-            f"normalization layer in training mode."
-        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.checks import as_array, as_float, call, reference
-from autograder.checks.batchnorm import check_norm_net, child_seeds, finite_array
+from autograder.checks.networks import check_norm_net, child_seeds, finite_array
 
 __all__ = ["check_init_std", "check_fully_connected_net", "check_cyclical_lr", "check_sample_lambdas"]
 
@@ -127,7 +127,7 @@ def check_fully_connected_net(FullyConnectedNet, *, init_std=None, seed: int | N
        target too) and numeric weight scales;
     2. ``normalization='batchnorm'`` with ``norm_position='before'`` (affine - batchnorm - relu) and
        ``'after'`` (affine - relu - batchnorm): given fixed parameters, training loss and gradients and
-       test-mode scores against the reference (:func:`autograder.checks.batchnorm.check_norm_net`).
+       test-mode scores against the reference (:func:`autograder.checks.networks.check_norm_net`).
     """
     _check_he_init(FullyConnectedNet, init_std)
     check_norm_net(FullyConnectedNet, normalization="batchnorm", positions=("before", "after"), with_position=True,

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.checks import call, make_rng
-from autograder.checks.batchnorm import check_norm_net, child_seeds, finite_array, forward_pair
+from autograder.checks.networks import check_norm_net, child_seeds, finite_array, forward_pair
 
 __all__ = ["KEEP_PROBS", "check_dropout_forward", "check_dropout_backward", "check_fully_connected_net"]
 
@@ -178,7 +178,7 @@ def check_fully_connected_net(FullyConnectedNet, *, dropout_forward=None, dropou
     ``dropout_keep_ratio`` and a fixed ``dropout_seed`` (the same masks on every forward pass); given
     fixed parameters, ``loss(X, y)``, ``loss(X)`` (test mode: no dropout) and ``loss(X, y)`` again against
     the reference net, or the reference architecture composed of the student's dropout layers (see
-    :func:`autograder.checks.batchnorm.check_norm_net`). A net without dropout (``dropout_keep_ratio=1``)
+    :func:`autograder.checks.networks.check_norm_net`). A net without dropout (``dropout_keep_ratio=1``)
     must still work.
     """
     layers = {"dropout_forward": dropout_forward, "dropout_backward": dropout_backward}

@@ -40,7 +40,7 @@ from autograder.checks import (
     relative_error,
     unpack,
 )
-from autograder.checks.batchnorm import agrees_with_own_layers, own_layer_tables
+from autograder.checks.networks import agrees_with_own_layers, own_layer_tables
 
 __all__ = [
     "check_affine_forward",
@@ -282,7 +282,7 @@ def check_fully_connected_net(FullyConnectedNet: Callable, *, affine_forward: Ca
     the net gets wrong is judged again on fresh inputs against the same architecture with the student's
     layers (optional keywords) in its table -- only those that fail their own check, since here they
     would compute the loss and every gradient -- in the order of
-    :func:`autograder.checks.batchnorm.agrees_with_own_layers`, which no state kept by the student's
+    :func:`autograder.checks.networks.agrees_with_own_layers`, which no state kept by the student's
     functions can fool: a correct net on top of a wrong layer passes, a wrong net fails.
     """
     _check_init(FullyConnectedNet)

@@ -77,7 +77,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from course_lib.errors import CourseLibError, DataCorruptError, DataNotFoundError, OptionError
+from course_lib.errors import CourseLibError, DataCorruptError, DataNotFoundError, OptionError, SplitSizeError
 
 __all__ = [
     "CIFAR10_URL",
@@ -140,10 +140,6 @@ class CIFAR10Source(NamedTuple):
 
     path: Path | None
     kind: str
-
-
-class SplitSizeError(CourseLibError, ValueError):
-    """More training, validation or test images were requested than the data holds."""
 
 
 class SyntheticDataWarning(UserWarning):

@@ -15,6 +15,8 @@ __all__ = [
     "OptionError",
     "DataNotFoundError",
     "DataCorruptError",
+    "SolverInputError",
+    "SplitSizeError",
     "check_choice",
     "check_array",
 ]
@@ -38,6 +40,14 @@ class DataNotFoundError(CourseLibError, FileNotFoundError):
 
 class DataCorruptError(CourseLibError, ValueError):
     """A CIFAR-10 file exists but cannot be read or fails its checksum."""
+
+
+class SplitSizeError(CourseLibError, ValueError):
+    """More training, validation or test images were requested than the data holds."""
+
+
+class SolverInputError(CourseLibError, ValueError):
+    """The model or the data dict given to :class:`~course_lib.solver.Solver` breaks the cs231n contract."""
 
 
 def check_choice(where: str, name: str, value: object, allowed: Iterable[object]) -> None:

@@ -1,4 +1,4 @@
-"""Round trips and strict rejection of the pickle-free wire format (autograder.wire)."""
+"""Round trips and strict rejection of the pickle-free wire format (autograder.kernel.wire)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from autograder import wire
+from autograder.kernel import wire
 
 
 def roundtrip(obj, handle=None, make_handle=None):
@@ -83,7 +83,6 @@ def test_non_plain_values_need_a_handle_callback():
                 np.zeros(2, dtype=[("a", "f8")]), np.zeros(2, dtype="M8[s]"), {1.5, object()}]:
         with pytest.raises(wire.NotPlainData):
             wire.encode(bad)
-        assert not wire.is_plain(bad)
 
 
 def test_sets_and_keys_keep_element_types():

@@ -18,7 +18,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from autograder.parallel import MAX_AUTO_WORKERS, MIN_JOBS_PER_WORKER, choose_workers, usable_cpus
+from autograder.grade.parallel import MAX_AUTO_WORKERS, MIN_JOBS_PER_WORKER, choose_workers, usable_cpus
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -143,8 +143,8 @@ def test_a_killed_worker_loses_no_submission(tmp_path):
 
 
 def test_local_cluster_grades_and_turns_failed_tasks_into_results(tmp_path):
-    from autograder.parallel import run_jobs
-    from autograder.pipeline import GradingJob
+    from autograder.grade.job import GradingJob
+    from autograder.grade.parallel import run_jobs
 
     course = fx.make_course(tmp_path / "course")
     source = (course / "source" / "tiny" / "tiny.ipynb").read_bytes()
@@ -189,7 +189,7 @@ def test_a_remote_worker_that_cannot_read_the_course_grades_correctly(tmp_path, 
     files travel with each job, so a solution that imports a released module gets full marks, a blank 0."""
     from distributed import Client
 
-    from autograder.batch import grade_assignment
+    from autograder.grade.batch import grade_assignment
 
     course = fx.make_course(tmp_path / "course")
     os.chmod(tmp_path, 0o700)  # root's only: the worker's user cannot enter the course

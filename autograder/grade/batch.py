@@ -2,7 +2,7 @@
 
 :func:`grade_assignment` finds the submissions, skips students whose results are up to
 date (same submission bytes, source notebook and grader), grades the others on Dask
-(:mod:`autograder.parallel`) and, in this process only, writes as each result arrives:
+(:mod:`autograder.grade.parallel`) and, in this process only, writes as each result arrives:
 
 * ``OUT/<student>/feedback.html`` (and, once per folder, ``OUT/_mathjax/`` that the pages typeset
   their mathematics with, offline)
@@ -32,22 +32,20 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.assignments import AssignmentError, assignment_names, get_assignment
-from autograder.feedback import write_mathjax
-from autograder.gradebook import GradebookError, GradebookWriter
-from autograder.parallel import choose_workers, run_jobs
-from autograder.pipeline import (
-    SETUP_FAILED,
-    WRONG_ASSIGNMENT,
-    GradingJob,
-    GradingOptions,
-    SourceNotebookError,
-    grade_submission,
-    grader_fingerprint,
-    job_fingerprint,
-    parse_source_notebook,
-)
-from autograder.results import (
+from autograder.errors import AutograderError
+from autograder.grade.course import find_assignment
+from autograder.grade.fingerprint import grader_fingerprint, job_fingerprint
+from autograder.grade.job import GradingJob, GradingOptions, SourceNotebookError
+from autograder.grade.parallel import choose_workers, run_jobs
+from autograder.grade.pipeline import grade_submission
+from autograder.grade.replay import SETUP_FAILED
+from autograder.grade.source import WRONG_ASSIGNMENT, parse_source_notebook
+from autograder.grade.submissions import Submission, discover_submissions, read_tree_files
+from autograder.kernel.process import require_isolation
+from autograder.kernel.wire import valid_unicode_tree
+from autograder.report.feedback import write_mathjax
+from autograder.report.gradebook import GradebookError, GradebookWriter
+from autograder.report.results import (
     atomic_write,
     grades_row,
     gradescope_results,
@@ -55,19 +53,12 @@ from autograder.results import (
     read_results,
     write_grades_csv,
 )
-from autograder.sandbox import require_isolation
-from autograder.submissions import Submission, discover_submissions, read_tree_files
 from autograder.validate import require_valid
-from autograder.wire import valid_unicode_tree
 
 __all__ = [
-    "AssignmentNotFoundError",
     "OutputLockedError",
     "BatchSummary",
-    "Assignment",
-    "find_assignment",
     "is_bundled_example",
-    "known_assignments",
     "grade_assignment",
     "write_student_outputs",
     "terminal_safe",
@@ -90,31 +81,8 @@ def terminal_safe(text: object) -> str:
     return _UNSAFE_FOR_TERMINAL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
 
 
-
-class AssignmentNotFoundError(LookupError):
-    """The assignment has no source notebook in the course folder."""
-
-
-class OutputLockedError(RuntimeError):
+class OutputLockedError(AutograderError, RuntimeError):
     """Another grading run is writing the same output folder."""
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """Where an assignment's files are.
-
-    Attributes
-    ----------
-    name : str
-    source_notebook : Path
-        ``source/<name>/<name>.ipynb``.
-    release_dir : Path
-        ``release/<name>/`` (may not exist yet).
-    """
-
-    name: str
-    source_notebook: Path
-    release_dir: Path
 
 
 @dataclass
@@ -150,7 +118,7 @@ class BatchSummary:
         Where grades were recorded ("" without a gradebook).
     workers : str
         Who graded: in-process or how many local Dask workers, and why (see
-        :func:`autograder.parallel.choose_workers`), or the remote scheduler.
+        :func:`autograder.grade.parallel.choose_workers`), or the remote scheduler.
     """
 
     assignment: str
@@ -228,27 +196,6 @@ class BatchSummary:
         return [terminal_safe(line) for line in out]
 
 
-def known_assignments(course_dir: Path) -> list[str]:
-    """Names of the course's assignments (:func:`autograder.assignments.assignment_names`)."""
-    return assignment_names(course_dir)
-
-
-def find_assignment(course_dir: Path, name: str) -> Assignment:
-    """Locate an assignment's source notebook and release folder.
-
-    Raises
-    ------
-    AssignmentNotFoundError
-        With the list of known assignments.
-    """
-    course_dir = Path(course_dir)
-    try:
-        nb = course_dir / get_assignment(name, course_dir).source_notebook
-    except AssignmentError as exc:
-        raise AssignmentNotFoundError(str(exc)) from exc
-    return Assignment(name, nb, course_dir / "release" / name)
-
-
 def is_bundled_example(submissions: Path) -> bool:
     """Whether ``submissions`` is (inside) the grader's bundled example submissions."""
     import autograder.examples
@@ -287,7 +234,7 @@ def write_student_outputs(result: dict, out_dir: Path, *, gradebook: GradebookWr
     Parameters
     ----------
     result : dict
-        From :func:`autograder.pipeline.grade_submission`.
+        From :func:`autograder.grade.pipeline.grade_submission`.
     out_dir : Path
         ``OUT``; files go to ``OUT/<student>/``.
     gradebook : GradebookWriter, optional
@@ -329,14 +276,14 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
     assignment : str
         Assignment name (``source/<assignment>/<assignment>.ipynb`` must exist).
     submissions : Path
-        Folder or zip (see :func:`autograder.submissions.discover_submissions`).
+        Folder or zip (see :func:`autograder.grade.submissions.discover_submissions`).
     course_dir : Path
         The nbgrader course folder.
     out_dir : Path, optional
         Default ``<course>/grading-out/<assignment>``.
     workers : int, optional
         Local Dask workers (0: grade in this process); None chooses by the number of submissions to grade
-        and the usable CPUs (:func:`autograder.parallel.choose_workers`; a small batch in-process).
+        and the usable CPUs (:func:`autograder.grade.parallel.choose_workers`; a small batch in-process).
     scheduler : str, optional
         Address of a running Dask scheduler.
     options : GradingOptions, optional

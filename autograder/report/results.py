@@ -2,7 +2,7 @@
 
 results.json follows Gradescope's documented autograder output format
 (https://gradescope-autograders.readthedocs.io/en/latest/specs/); the JSON Schema in
-``gradescope_results.schema.json`` beside this module encodes it. The grader's own
+``autograder/gradescope_results.schema.json`` encodes it. The grader's own
 bookkeeping (fingerprint for resuming, grade_id of each test, the isolation the student's code
 ran under) lives in the ``extra_data`` fields the format provides for that.
 
@@ -12,7 +12,7 @@ autograded score; a manually graded test keeps its ``max_score`` but has no ``sc
 say it is pending. grades.csv's ``score`` and ``max_score`` are autograded points only, ``manual_max`` the
 points graded by hand, and each manually graded question's column stays empty until graded.
 grades.csv ends with an ``isolation`` column: the isolation mode of each student's kernel (``namespaces``,
-``user namespaces``, ``separate uid``, ``rlimits only``; see :mod:`autograder.sandbox`), the part before the
+``user namespaces``, ``separate uid``, ``rlimits only``; see :mod:`autograder.kernel`), the part before the
 colon of results.json's ``extra_data.isolation``.
 
 Every file is written atomically (temporary file in the same folder, then ``os.replace``),
@@ -48,7 +48,7 @@ __all__ = [
     "max_points",
 ]
 
-SCHEMA_PATH = Path(__file__).with_name("gradescope_results.schema.json")
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "gradescope_results.schema.json"
 #: ``score`` and ``max_score`` count autograded points only; ``manual_max`` the points graded by hand.
 GRADES_FIXED_COLUMNS = ("student", "assignment", "score", "max_score", "manual_max")
 #: Last column of grades.csv: how the student's code was isolated (see :func:`isolation_mode`).
@@ -99,7 +99,7 @@ def gradescope_results(result: Mapping) -> dict:
     Parameters
     ----------
     result : mapping
-        A result dict from :func:`autograder.pipeline.grade_submission`.
+        A result dict from :func:`autograder.grade.pipeline.grade_submission`.
 
     Returns
     -------

@@ -43,7 +43,8 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from autograder.wire import valid_unicode_tree
+from autograder.errors import AutograderError
+from autograder.kernel.wire import valid_unicode_tree
 
 __all__ = [
     "Submission",
@@ -56,7 +57,7 @@ __all__ = [
     "extract_zip",
     "extract_zip_with_notes",
     "load_notebook_bytes",
-    "normalize_notebook",
+    "notebook_from_json",
     "copy_tree_files",
     "read_tree_files",
     "write_tree_files",
@@ -74,7 +75,7 @@ _SAFE_ID = re.compile(r"[^A-Za-z0-9_.-]+")
 _RESERVED_IDS = {"grades.csv"}
 
 
-class SubmissionsError(ValueError):
+class SubmissionsError(AutograderError, ValueError):
     """The SUBMISSIONS argument cannot be used as given."""
 
 
@@ -605,7 +606,7 @@ def _clean_nbgrader_meta(meta: object) -> dict:
     return out
 
 
-def normalize_notebook(data: object) -> LoadedNotebook:
+def notebook_from_json(data: object) -> LoadedNotebook:
     """Build a clean v4 notebook (no outputs) from parsed JSON of unknown quality.
 
     Keeps each cell's type (code, markdown or raw), its source as one string, and the
@@ -630,7 +631,7 @@ def normalize_notebook(data: object) -> LoadedNotebook:
         try:
             data = dict(nbformat.convert(nbformat.from_dict(data), 4))  # a plain dict for the checker
             problems.append("notebook was in the old v3 format; converted it")
-        except Exception as exc:  # nbformat raises many types on odd v3 content
+        except Exception as exc:  # noqa: BLE001 - nbformat raises many types on odd v3 content
             return LoadedNotebook(None, [f"the notebook is in the old v3 format and could not be "
                                          f"converted: {exc}"])
     cells = data.get("cells")
@@ -708,7 +709,7 @@ def load_notebook_bytes(raw: bytes, *, max_bytes: int = MAX_NOTEBOOK_BYTES) -> L
     if valid != data:
         problems.append("the notebook contains lone surrogate characters (\\udXXX escapes); they were replaced "
                         "by U+FFFD")
-    loaded = normalize_notebook(valid)
+    loaded = notebook_from_json(valid)
     loaded.problems[:0] = problems
     return loaded
 

@@ -12,17 +12,11 @@ import time
 import numpy as np
 import pytest
 
-from autograder.remote import (
-    RemoteDict,
-    RemoteHandle,
-    TestOutcome,
-    defined_names,
-    foreign_names,
-    free_names,
-    run_graded_cell,
-    strip_magics,
-)
-from autograder.sandbox import KernelDied, KernelError, Limits, ProtocolError, StudentError, StudentKernel
+from autograder.grade.cell import TestOutcome, defined_names, foreign_names, free_names, run_graded_cell, strip_magics
+from autograder.kernel.client import StudentKernel
+from autograder.kernel.errors import KernelDied, KernelError, ProtocolError, StudentError
+from autograder.kernel.handles import RemoteDict, RemoteHandle
+from autograder.kernel.plan import Limits
 
 STUDENT_CELLS = [
     '''

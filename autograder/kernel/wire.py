@@ -1,7 +1,7 @@
 """Framed, pickle-free serialization between the grader and the student kernel.
 
 The same module runs on both sides of the pipe: the grader imports it as
-``autograder.wire`` and the sandboxed kernel server loads a copy of this file
+``autograder.kernel.wire`` and the sandboxed kernel server loads a copy of this file
 (it only needs the standard library and numpy).  Nothing here ever unpickles or
 evaluates anything: a frame is a JSON header describing a tree of tagged nodes
 plus raw little-endian array buffers, and :func:`decode` validates every node.
@@ -17,7 +17,7 @@ any hashable value of the model: ``str``, numbers, tuples...), nested up to :dat
 Subclasses travel as their base type (an ``OrderedDict`` arrives as a ``dict``).
 Anything else is encoded by the ``handle`` callback given to :func:`encode` (the
 kernel registers the object and sends an opaque id; the grader sends back ids of
-:class:`autograder.remote.RemoteHandle` objects) and decoded by the
+:class:`autograder.kernel.handles.RemoteHandle` objects) and decoded by the
 ``make_handle`` callback given to :func:`decode`.
 
 Frame layout
@@ -79,7 +79,6 @@ __all__ = [
     "decode",
     "send_frame",
     "recv_frame",
-    "is_plain",
     "valid_unicode",
     "valid_unicode_tree",
     "ALLOWED_DTYPES",
@@ -526,15 +525,6 @@ def decode(body: bytes | bytearray | memoryview, make_handle: Callable[[int, str
     if not all(dec.used):
         raise WireError("unused buffer in frame")
     return value
-
-
-def is_plain(obj: Any) -> bool:
-    """True if ``obj`` encodes without any handle (pure data, within the caps)."""
-    try:
-        encode(obj)
-    except (NotPlainData, FrameTooLarge):
-        return False
-    return True
 
 
 # ---------------------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ _MATHJAX_SETTINGS = {
     "HTML-CSS": {"availableFonts": [], "preferredFont": None, "webFont": "STIX-Web", "imageFont": None,
                  "linebreaks": {"automatic": True}},
 }
-_TEMPLATE = Path(__file__).with_name("templates") / "feedback.html.j2"
+_TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "feedback.html.j2"
 
 #: HTML tags kept in the student's markdown and outputs; everything else is removed.
 ALLOWED_TAGS = frozenset({

@@ -28,10 +28,12 @@ from typing import Any
 
 import nbformat
 
+from autograder.errors import AutograderError
+
 __all__ = ["GradebookError", "GradebookWriter", "course_settings", "interpreter_scripts_on_path"]
 
 
-class GradebookError(RuntimeError):
+class GradebookError(AutograderError, RuntimeError):
     """The gradebook cannot take this assignment's grades."""
 
 
@@ -214,7 +216,7 @@ class GradebookWriter:
         Parameters
         ----------
         result : mapping
-            A result dict from :func:`autograder.pipeline.grade_submission`.
+            A result dict from :func:`autograder.grade.pipeline.grade_submission`.
 
         Raises
         ------

@@ -21,17 +21,12 @@ from pathlib import Path
 import pytest
 
 import autograder
-from autograder.sandbox import (
-    SANDBOX_UID_BASE,
-    CellResult,
-    KernelDied,
-    KernelError,
-    KernelTimeout,
-    Limits,
-    StudentKernel,
-    data_mount,
-    namespace_support,
-)
+import autograder.kernel.plan as kplan
+import autograder.kernel.process as kprocess
+from autograder.kernel.client import CellResult, StudentKernel
+from autograder.kernel.errors import KernelDied, KernelError, KernelTimeout
+from autograder.kernel.plan import SANDBOX_UID_BASE, Limits, data_mount
+from autograder.kernel.process import namespace_support
 from course_lib.data import get_CIFAR10_data
 
 NAMESPACES, WHY_NOT = namespace_support()
@@ -345,9 +340,7 @@ def test_fallback_mode_is_labelled_and_limited(tmp_path):
 
 
 def test_isolate_true_without_namespaces_is_an_error(tmp_path, monkeypatch):
-    import autograder.sandbox as sb
-
-    monkeypatch.setattr(sb, "isolation_support", lambda: (None, "testing"))
+    monkeypatch.setattr(kprocess, "isolation_support", lambda: (None, "testing"))
     with pytest.raises(KernelError, match="cannot isolate the student kernel: testing"):
         StudentKernel(tmp_path, isolate=True).start()
     k = StudentKernel(tmp_path / "missing")
@@ -356,8 +349,6 @@ def test_isolate_true_without_namespaces_is_an_error(tmp_path, monkeypatch):
 
 
 def test_plan_binds_a_venv_inside_the_hidden_repo_but_hides_installed_packages(tmp_path, monkeypatch):
-    import autograder.sandbox as sb
-
     repo, work = tmp_path / "repo", tmp_path / "work"
     venv = repo / ".venv"
     site_dir = venv / "lib" / "python3.11" / "site-packages"
@@ -365,17 +356,17 @@ def test_plan_binds_a_venv_inside_the_hidden_repo_but_hides_installed_packages(t
         d.mkdir(parents=True)
     monkeypatch.setattr(sys, "prefix", str(venv))
     monkeypatch.setattr(sys, "exec_prefix", str(venv))
-    monkeypatch.setattr(sb, "_site_dirs", lambda: [site_dir])
-    plan = sb.build_plan(tmp_path / "staging", work, [], [repo], Limits(), ["python"], {}, 5)
+    monkeypatch.setattr(kplan, "_site_dirs", lambda: [site_dir])
+    plan = kplan.build_plan(tmp_path / "staging", work, [], [repo], Limits(), ["python"], {}, 5)
     binds = {b["src"]: b for b in plan["binds"]}
     assert binds[str(venv)]["ro"] and binds[str(venv)]["dst"] == str(venv)  # the venv is bound back
     assert str(site_dir / "course_lib") in plan["hide"]  # but the installed course package is not
     assert not any(src == str(repo) or src.startswith(str(repo / "source")) for src in binds)
     assert plan["workcopy"]["src"] == str(work.resolve())
     with pytest.raises(KernelError, match="hidden path"):
-        sb.build_plan(tmp_path / "staging", work, [repo], [repo], Limits(), ["python"], {}, 5)
+        kplan.build_plan(tmp_path / "staging", work, [repo], [repo], Limits(), ["python"], {}, 5)
     with pytest.raises(KernelError, match="contains the hidden path"):
-        sb.build_plan(tmp_path / "staging", tmp_path, [], [repo], Limits(), ["python"], {}, 5)
+        kplan.build_plan(tmp_path / "staging", tmp_path, [], [repo], Limits(), ["python"], {}, 5)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -433,23 +424,21 @@ def test_kernel_without_data_dir_uses_the_silenced_synthetic_stand_in(tmp_path):
 
 def test_separate_uid_mode_refuses_a_data_dir_it_cannot_read_or_could_write_before_changing_permissions(
         tmp_path, monkeypatch):
-    import autograder.sandbox as sb
-
     data = Path(tempfile.mkdtemp(prefix="ag-data-test-"))  # under /tmp (1777), not pytest's 0700 folders
     try:
         secret = data / "data_batch_1"
         secret.write_text("x")
         os.chmod(data, 0o755)
         os.chmod(secret, 0o600)
-        assert sb._data_dir_problem(data) == f"{secret} is not readable by others"
+        assert kplan._data_dir_problem(data) == f"{secret} is not readable by others"
         os.chmod(secret, 0o666)
-        assert sb._data_dir_problem(data) == f"{secret} is writable by others"
+        assert kplan._data_dir_problem(data) == f"{secret} is writable by others"
         os.chmod(secret, 0o644)
-        assert sb._data_dir_problem(data) is None
-        assert "not readable by others" in sb._data_dir_problem(tmp_path)  # pytest's base folder is 0700
+        assert kplan._data_dir_problem(data) is None
+        assert "not readable by others" in kplan._data_dir_problem(tmp_path)  # pytest's base folder is 0700
         os.chmod(secret, 0o600)
-        monkeypatch.setattr(sb, "isolation_support", lambda: ("uid", "testing"))
-        monkeypatch.setattr(sb, "lock_down", lambda *a: pytest.fail("permissions changed before the refusal"))
+        monkeypatch.setattr(kprocess, "isolation_support", lambda: ("uid", "testing"))
+        monkeypatch.setattr(kprocess, "lock_down", lambda *a: pytest.fail("permissions changed before the refusal"))
         with pytest.raises(KernelError, match=r"must be able to read the data directory .*chmod -R o\+rX,o-w"):
             StudentKernel(tmp_path, data_dirs={"COURSE_CIFAR10_DIR": data}).start()
     finally:
@@ -464,12 +453,10 @@ def test_data_dirs_and_env_may_not_replace_the_kernels_own_variables(tmp_path):
 
 
 def test_plan_binds_data_dirs_read_only(tmp_path):
-    import autograder.sandbox as sb
-
     work, data = tmp_path / "work", tmp_path / "data"
     work.mkdir()
     data.mkdir()
-    plan = sb.build_plan(tmp_path / "staging", work, [], [], Limits(), ["python"], {}, 5, data_dirs=[data])
+    plan = kplan.build_plan(tmp_path / "staging", work, [], [], Limits(), ["python"], {}, 5, data_dirs=[data])
     assert {"src": str(data.resolve()), "dst": data_mount(0), "ro": True} in plan["binds"]
     with pytest.raises(KernelError, match="hidden path"):
-        sb.build_plan(tmp_path / "staging", work, [], [data], Limits(), ["python"], {}, 5, data_dirs=[data])
+        kplan.build_plan(tmp_path / "staging", work, [], [data], Limits(), ["python"], {}, 5, data_dirs=[data])

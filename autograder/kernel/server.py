@@ -1,13 +1,13 @@
 """The program that runs inside the sandbox: a minimal IPython kernel with a narrow RPC interface.
 
-It is started by :class:`autograder.sandbox.StudentKernel` from a private copy of this
+It is started by :class:`autograder.kernel.client.StudentKernel` from a private copy of this
 file (next to a copy of ``wire.py``), so it imports only the standard library at
 module level; numpy and IPython are imported in :func:`serve`.
 
 Two modes:
 
-``kernel_server.py --init PLAN``
-    The supervisor of the isolated modes (``PLAN["mode"]``, see :mod:`autograder.sandbox`):
+``server.py --init PLAN``
+    The supervisor of the isolated modes (``PLAN["mode"]``, see :mod:`autograder.kernel`):
 
     * ``"namespaces"``: runs as root and as pid 1 of a fresh pid namespace (started by
       ``unshare -m -n -p -f``).  Builds the sandbox file system described by the JSON ``PLAN`` (an
@@ -33,7 +33,7 @@ Two modes:
     remaining process of the namespace. It also exits when the grader is gone (the
     status pipe's read end closed): a killed grading run leaves no kernel behind.
 
-``kernel_server.py --serve CONFIG``
+``server.py --serve CONFIG``
     The kernel proper: an IPython ``InteractiveShell`` whose output is captured
     (``stream``, ``display_data`` with ``image/png`` for matplotlib figures,
     ``execute_result``, ``error``), serving framed requests (see ``wire.py``) on a
@@ -287,7 +287,7 @@ def _kill_uid(uid: int) -> None:
             os.setresgid(uid, uid, uid)
             os.setresuid(uid, uid, uid)
             os.kill(-1, signal.SIGKILL)  # every process this uid may signal: its own, but not this one
-        except BaseException:  # noqa: BLE001, S110 - nothing left to kill
+        except BaseException:  # noqa: BLE001 - nothing left to kill
             pass
         os._exit(0)
     os.waitpid(pid, 0)
@@ -781,7 +781,7 @@ def serve(cfg: dict) -> None:
 def main(argv: list[str]) -> None:
     """Dispatch ``--init PLAN`` / ``--serve CONFIG`` (JSON strings, or ``@file`` holding one)."""
     if len(argv) != 3 or argv[1] not in ("--init", "--serve"):
-        sys.exit("usage: kernel_server.py --init PLAN | --serve CONFIG")
+        sys.exit("usage: server.py --init PLAN | --serve CONFIG")
     arg = argv[2]
     if arg.startswith("@"):
         with open(arg[1:]) as f:

@@ -1,6 +1,6 @@
 """Grade many submissions in parallel on Dask.
 
-Each task grades one student (:func:`autograder.pipeline.grade_submission`, which starts
+Each task grades one student (:func:`autograder.grade.pipeline.grade_submission`, which starts
 its own student kernel) and returns the result dict; the caller's process receives the
 results as they complete and is the only one that writes files and the gradebook.
 
@@ -8,7 +8,7 @@ results as they complete and is the only one that writes files and the gradebook
 * ``scheduler="tcp://host:port"``: a ``Client`` on an existing scheduler. Workers there
   must have this project installed (the grader and its hidden checks), but need not see the
   course folder: a job carries the submission, the source notebook and the released files
-  (:attr:`autograder.pipeline.GradingJob.release_files`).
+  (:attr:`autograder.grade.job.GradingJob.release_files`).
 * ``workers=0``: no Dask at all, grade in this process one by one.
 * ``workers=None`` (the command line's default): :func:`choose_workers` picks by the number of
   submissions to grade and the usable CPUs -- in this process for a small batch, where starting a
@@ -30,7 +30,9 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from autograder.pipeline import GradingJob, error_result, grade_submission
+from autograder.errors import AutograderError
+from autograder.grade.job import GradingJob
+from autograder.grade.pipeline import error_result, grade_submission
 
 __all__ = ["ParallelError", "WorkerChoice", "MIN_JOBS_PER_WORKER", "MAX_AUTO_WORKERS", "usable_cpus",
            "choose_workers", "run_jobs"]
@@ -44,7 +46,7 @@ MIN_JOBS_PER_WORKER = 8
 MAX_AUTO_WORKERS = 4
 
 
-class ParallelError(RuntimeError):
+class ParallelError(AutograderError, RuntimeError):
     """The Dask cluster could not be started or reached."""
 
 
@@ -115,7 +117,7 @@ def _serial(jobs: Iterable[GradingJob], grade: Callable[[GradingJob], dict]) -> 
     for job in jobs:
         try:
             yield grade(job)
-        except Exception as exc:  # grade_submission never raises; a custom grade might
+        except Exception as exc:  # noqa: BLE001 - grade_submission never raises; a custom grade might
             yield error_result(job, f"grading failed ({type(exc).__name__}: {exc})")
 
 
@@ -163,7 +165,7 @@ def run_jobs(jobs: Iterable[GradingJob], *, workers: int = 2, scheduler: str | N
     Yields
     ------
     dict
-        Result dicts (see :func:`autograder.pipeline.build_result`).
+        Result dicts (see :func:`autograder.grade.result.build_result`).
 
     Raises
     ------
@@ -201,7 +203,7 @@ def run_jobs(jobs: Iterable[GradingJob], *, workers: int = 2, scheduler: str | N
             job = pending.pop(fut.key)
             try:
                 result = fut.result()
-            except Exception as exc:  # KilledWorker after repeated worker deaths, etc.
+            except Exception as exc:  # noqa: BLE001 - KilledWorker after repeated worker deaths, etc.
                 result = error_result(job, f"grading failed on the Dask cluster "
                                            f"({type(exc).__name__}: {exc})")
             fut.release()

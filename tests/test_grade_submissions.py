@@ -10,7 +10,7 @@ from pathlib import Path
 import grading_fixture as fx
 import pytest
 
-from autograder.submissions import (
+from autograder.grade.submissions import (
     CanvasName,
     SubmissionsError,
     SubmissionsNotFoundError,

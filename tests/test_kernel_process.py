@@ -44,8 +44,11 @@ import nbformat
 import pandas as pd
 import pytest
 
-import autograder.sandbox as sb
-from autograder.sandbox import Limits, StudentKernel, isolation_support, memory_peak
+import autograder.kernel.plan as kplan
+import autograder.kernel.process as kprocess
+from autograder.kernel.client import StudentKernel
+from autograder.kernel.plan import Limits
+from autograder.kernel.process import isolation_support, memory_peak
 
 REPO = Path(__file__).resolve().parents[1]
 SITE_PACKAGES = Path(next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix)))
@@ -251,10 +254,10 @@ def test_container_without_cap_sys_admin_grades_under_a_uid_of_its_own(scratch, 
 def test_no_isolation_refuses_untrusted_notebooks_unless_trusted(tmp_path, monkeypatch, capsys):
     from autograder import cli
 
-    monkeypatch.setattr(sb, "isolation_support", lambda: (None, "testing: no namespaces on this machine"))
-    with pytest.raises(sb.IsolationUnavailableError, match="refusing to grade untrusted notebooks: testing"):
-        sb.require_isolation(trusted=False)
-    assert sb.require_isolation(trusted=True) == "none"
+    monkeypatch.setattr(kprocess, "isolation_support", lambda: (None, "testing: no namespaces on this machine"))
+    with pytest.raises(kprocess.IsolationUnavailableError, match="refusing to grade untrusted notebooks: testing"):
+        kprocess.require_isolation(trusted=False)
+    assert kprocess.require_isolation(trusted=True) == "none"
     gf.make_course(tmp_path / "course")
     (tmp_path / "subs").mkdir()
     (tmp_path / "subs" / "alice.ipynb").write_bytes(gf.student_notebook("solution"))
@@ -264,7 +267,7 @@ def test_no_isolation_refuses_untrusted_notebooks_unless_trusted(tmp_path, monke
     err = capsys.readouterr().err
     assert "refusing to grade untrusted notebooks" in err and "--trusted-notebooks" in err
     assert "user namespaces" in err and not (tmp_path / "out" / "alice").exists()
-    with pytest.raises(sb.IsolationUnavailableError, match="cannot isolate the student kernel"):
+    with pytest.raises(kprocess.IsolationUnavailableError, match="cannot isolate the student kernel"):
         StudentKernel(tmp_path, isolate=True).start()
     with StudentKernel(tmp_path) as k:  # the library default (trusted callers): labelled, rlimits only
         assert k.isolation == "rlimits only: testing: no namespaces on this machine"
@@ -286,7 +289,7 @@ def test_millions_of_empty_files_stop_at_the_inode_cap(tmp_path):
             res = k.run_cell(fill.format(d=d))
             assert res.status == "ok", res.error
             n, err = res.outputs[0]["text"].split()
-            assert int(err) == errno.ENOSPC and 1000 < int(n) <= sb.TMPFS_INODES, (d, n, err)
+            assert int(err) == errno.ENOSPC and 1000 < int(n) <= kplan.TMPFS_INODES, (d, n, err)
         assert k.run_cell("print('still alive')").outputs[0]["text"] == "still alive\n"
 
 
@@ -295,7 +298,7 @@ def test_forked_children_share_one_memory_limit(tmp_path):
     limits = Limits(cell_timeout=120, memory_mb=1024)
     with StudentKernel(tmp_path, limits=limits) as k:
         if k.memory_cgroup is None:
-            pytest.skip(f"no memory cgroup here: {sb.make_memory_cgroup(1 << 30)[1]}")
+            pytest.skip(f"no memory cgroup here: {kprocess.make_memory_cgroup(1 << 30)[1]}")
         assert "one memory limit for the whole sandbox (cgroup)" in k.isolation
         cg = k.memory_cgroup
         limit = int(next(f for f in (cg / "memory.max", cg / "memory.limit_in_bytes") if f.exists()).read_text())
@@ -318,8 +321,8 @@ def test_forked_children_share_one_memory_limit(tmp_path):
 def test_resource_faults_graded_end_to_end_keep_their_points(scratch):
     """An inode bomb and a memory-hungry family of processes, in graded submissions: the batch finishes and
     each submission still gets the points its functions deserve (the limits stop the fault, not grading)."""
-    from autograder.batch import grade_assignment
-    from autograder.pipeline import GradingOptions
+    from autograder.grade.batch import grade_assignment
+    from autograder.grade.job import GradingOptions
 
     course = gf.make_course(scratch / "course")
     subs = scratch / "subs"
@@ -344,21 +347,21 @@ def test_resource_faults_graded_end_to_end_keep_their_points(scratch):
         assert doc["score"] == gf.AUTO_MAX, (student, doc["output"])
     page = html.unescape((scratch / "out" / "inode_bomb" / "feedback.html").read_text())
     n = int(re.search(r"stopped after (\d+) files: No space left on device", page).group(1))
-    assert n <= sb.TMPFS_INODES
+    assert n <= kplan.TMPFS_INODES
 
 
 def test_cgroups_of_killed_graders_are_removed():
     """A grader killed with SIGKILL leaves its sandbox's (empty) cgroup behind; the next one removes it."""
-    mine, why = sb.make_memory_cgroup(1 << 30)
+    mine, why = kprocess.make_memory_cgroup(1 << 30)
     if mine is None:
         pytest.skip(f"no memory cgroup here: {why}")
     try:
-        r = subprocess.run([sys.executable, "-c", "from autograder.sandbox import make_memory_cgroup\n"
+        r = subprocess.run([sys.executable, "-c", "from autograder.kernel.process import make_memory_cgroup\n"
                             "print(make_memory_cgroup(1 << 30)[0])"], capture_output=True, text=True, check=True)
         left = Path(r.stdout.strip())
         assert left.is_dir()  # its grader ended without removing it
-        again, _ = sb.make_memory_cgroup(1 << 30)
-        sb._remove_cgroup(again)
+        again, _ = kprocess.make_memory_cgroup(1 << 30)
+        kprocess._remove_cgroup(again)
         assert not left.exists() and mine.is_dir()  # a live grader's cgroup stays
     finally:
-        sb._remove_cgroup(mine)
+        kprocess._remove_cgroup(mine)

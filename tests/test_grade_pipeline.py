@@ -19,18 +19,24 @@ import nbformat
 import pandas as pd
 import pytest
 
-from autograder import pipeline
-from autograder.batch import AssignmentNotFoundError, find_assignment, grade_assignment
-from autograder.pipeline import (
-    GradingJob,
-    GradingOptions,
-    GradingState,
-    SourceNotebookError,
-    job_fingerprint,
+from autograder.grade import pipeline
+from autograder.grade.batch import grade_assignment
+from autograder.grade.course import AssignmentNotFoundError, find_assignment
+from autograder.grade.fingerprint import grader_fingerprint, job_fingerprint
+from autograder.grade.job import GradingJob, GradingOptions, GradingState, SourceNotebookError
+from autograder.grade.replay import execute_student_notebook, run_tests, setup_failure
+from autograder.grade.source import (
+    WRONG_ASSIGNMENT,
+    _grade_ids,
+    check_grader,
+    foreign_names_problem,
+    notebook_exercises,
+    parse_source,
     parse_source_notebook,
     redact_hidden,
+    wrong_assignment,
 )
-from autograder.results import validate_results
+from autograder.report.results import validate_results
 
 KINDS = ["solution", "blank", "partial", "visible_only", "cheat_metadata", "cheat_monkeypatch", "exception",
          "exit_cell", "infinite_loop", "test_kills_kernel", "background_process", "huge_output", "non_utf8",
@@ -75,27 +81,27 @@ def test_invalid_source_metadata_is_refused(edit, message):
 
 def test_a_test_cell_using_a_name_no_solution_defines_is_a_grader_error(tmp_path):
     # in nbgrader `rel_error` would be the student's kernel's (redefinable); here nothing is graded
-    assert pipeline.notebook_exercises(fx.source_notebook()) == {"square", "add"}
+    assert notebook_exercises(fx.source_notebook()) == {"square", "add"}
     course = fx.make_course(tmp_path / "course")
     path = course / "source" / fx.ASSIGNMENT / "tiny.ipynb"
     nb = nbformat.read(path, as_version=4)
     nb.cells[3].source += "assert rel_error(square(2.0), 4.0) < 1e-9\n"
     nbformat.write(nb, path)
     state = GradingState(_job(course, "solution"))
-    pipeline.parse_source(state)
-    pipeline.check_grader(state)
+    parse_source(state)
+    check_grader(state)
     assert state.grader_error
-    assert state.grader_detail.endswith(pipeline.foreign_names_problem("test_square", ["rel_error"]))
+    assert state.grader_detail.endswith(foreign_names_problem("test_square", ["rel_error"]))
     assert "`rel_error`" in state.grader_detail and "Import it in the test cell" in state.grader_detail
 
 
 def test_setup_failure_is_a_cell_before_the_exercises_or_a_failed_import():
-    assert pipeline.setup_failure(1, "NameError: name 'x' is not defined", True) == (
+    assert setup_failure(1, "NameError: name 'x' is not defined", True) == (
         "setup failed: cell 2 raised NameError: name 'x' is not defined; the tests that need what it sets up fail")
-    assert pipeline.setup_failure(9, "ModuleNotFoundError: No module named 'course_lib'\nmore", False).startswith(
+    assert setup_failure(9, "ModuleNotFoundError: No module named 'course_lib'\nmore", False).startswith(
         "setup failed: cell 10 raised ModuleNotFoundError: No module named 'course_lib';")
-    assert pipeline.setup_failure(9, "ImportError: cannot import name 'f'", False) is not None
-    assert pipeline.setup_failure(9, "ValueError: my own demo cell failed", False) is None
+    assert setup_failure(9, "ImportError: cannot import name 'f'", False) is not None
+    assert setup_failure(9, "ValueError: my own demo cell failed", False) is None
 
 
 def test_a_failing_setup_cell_is_named_in_the_summary_and_the_problems(tmp_path, capsys):
@@ -160,22 +166,21 @@ def test_fingerprint_covers_the_released_files_and_the_options_but_not_the_hidde
 def test_grader_fingerprint_covers_the_reference_library(monkeypatch, tmp_path):
     """A fix to course_lib (the hidden checks' reference) re-grades, like a fix to the grader's own code."""
     import course_lib
-    from autograder import pipeline
 
-    before = pipeline.grader_fingerprint()
+    before = grader_fingerprint()
     copy = tmp_path / "course_lib"
     shutil.copytree(Path(course_lib.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(course_lib, "__file__", str(copy / "__init__.py"))
-    assert pipeline.grader_fingerprint() == before
+    assert grader_fingerprint() == before
     (copy / "layers.py").write_text((copy / "layers.py").read_text() + "\n# a fix\n")
-    assert pipeline.grader_fingerprint() != before
+    assert grader_fingerprint() != before
 
 
 def test_load_and_prepare_workdir_copy_only_the_notebook_and_released_files(tmp_path):
     course = fx.make_course(tmp_path / "course")
     (course / "release" / fx.ASSIGNMENT / ".secret").write_text("dotfiles are not copied")
     state = GradingState(_job(course, "huge_output"))
-    pipeline.parse_source(state)
+    parse_source(state)
     pipeline.load_submission(state)
     assert state.fatal is None and state.notebook is not None
     try:
@@ -202,18 +207,18 @@ def test_steps_one_by_one_on_a_kernel_killing_cell(tmp_path):
     course = fx.make_course(tmp_path / "course")
     state = GradingState(_job(course, "exit_cell"))
     try:
-        for step in (pipeline.parse_source, pipeline.load_submission, pipeline.prepare_workdir,
+        for step in (parse_source, pipeline.load_submission, pipeline.prepare_workdir,
                      pipeline.start_kernel):
             step(state)
         assert state.kernel is not None and state.kernel.alive
-        pipeline.execute_student_notebook(state)
+        execute_student_notebook(state)
         statuses = {i: c.status for i, c in state.cells.items()}
         # 0 markdown; 1 import; 2 square; 3 os._exit; 4 test_square (source test: not run);
         # 5 add; 6 test_add (not run); 7 markdown answer
         assert statuses == {1: "ok", 2: "ok", 3: "died", 4: "test", 5: "ok", 6: "test"}
         assert state.restarts == 1 and state.replay == [1, 2, 5]
         assert any("cell 4 ended the kernel" in p for p in state.problems)
-        pipeline.run_tests(state)
+        run_tests(state)
         assert [(t.grade_id, t.status) for t in state.tests] == [
             ("test_square", "passed"), ("test_add", "passed"), ("explain", "pending")]
     finally:
@@ -254,7 +259,7 @@ def batch(tmp_path_factory):
     # package while this module runs (a shared checkout) do not count as a new grader version.
     root = tmp_path_factory.mktemp("batch")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("autograder.batch.grader_fingerprint", lambda: "pinned-grader-for-tests")
+        mp.setattr("autograder.grade.batch.grader_fingerprint", lambda: "pinned-grader-for-tests")
         # Scratch folders and kernel staging go here, so this batch's kernels can be told apart
         # from other kernels running on the machine.
         (root / "scratch").mkdir()
@@ -379,7 +384,7 @@ def test_grades_csv_and_gradebook_agree_with_results(batch):
     assert sorted(df.index) == sorted(sid(k) for k in [*KINDS, "missing"])
     from nbgrader.api import Gradebook
 
-    from autograder.gradebook import course_settings
+    from autograder.report.gradebook import course_settings
 
     db_url, course_id = course_settings(batch["course"])
     with Gradebook(db_url, course_id) as gb:
@@ -438,12 +443,12 @@ def test_a_notebook_of_another_course_assignment_is_recognized(submitted, graded
     """By grade_ids: the course's notebooks share up to 4 (FullyConnectedNet, its test, two inline questions)."""
     release = nbformat.read(REPO / "release" / submitted / f"{submitted}.ipynb", as_version=4)
     source = nbformat.read(REPO / "source" / graded_as / f"{graded_as}.ipynb", as_version=4)
-    problem = pipeline.wrong_assignment(release, pipeline._grade_ids(source), graded_as)
+    problem = wrong_assignment(release, _grade_ids(source), graded_as)
     assert (problem is not None) == flagged
     if flagged:
-        assert problem.startswith(pipeline.WRONG_ASSIGNMENT) and f"does not look like {graded_as}" in problem
+        assert problem.startswith(WRONG_ASSIGNMENT) and f"does not look like {graded_as}" in problem
     without_ids = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c.source) for c in release.cells])
-    assert pipeline.wrong_assignment(without_ids, pipeline._grade_ids(source), graded_as) is None  # cannot tell
+    assert wrong_assignment(without_ids, _grade_ids(source), graded_as) is None  # cannot tell
 
 
 def test_another_assignments_notebook_is_flagged_in_the_summary_and_the_feedback(tmp_path):
@@ -475,8 +480,8 @@ def test_another_assignments_notebook_is_flagged_in_the_summary_and_the_feedback
 DEMO = """
 import dataclasses, sys
 from pathlib import Path
-from autograder.batch import grade_assignment
-from autograder.pipeline import grade_submission
+from autograder.grade.batch import grade_assignment
+from autograder.grade.pipeline import grade_submission
 
 def without_kernel(job):  # the batch and gradebook path, not the kernels (graded elsewhere)
     return grade_submission(dataclasses.replace(job, submission=None, problems=["not run in this test"]))
@@ -506,7 +511,7 @@ def test_the_demo_grades_into_a_throwaway_gradebook_without_an_activated_venv(tm
     assert (course_book.stat().st_mtime_ns if course_book.exists() else None) == before
     from nbgrader.api import Gradebook
 
-    from autograder.gradebook import course_settings
+    from autograder.report.gradebook import course_settings
 
     with Gradebook(f"sqlite:///{out / 'gradebook.db'}", course_id=course_settings(REPO)[1]) as gb:
         students = sorted(s.id for s in gb.students)

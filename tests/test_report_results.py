@@ -17,10 +17,13 @@ import nbformat
 import pandas as pd
 import pytest
 
-from autograder import pipeline
-from autograder.gradebook import GradebookWriter, course_settings
-from autograder.pipeline import GradingJob, GradingState, TestResult, build_result, error_result
-from autograder.results import (
+from autograder.grade import pipeline
+from autograder.grade.job import GradingJob, GradingState, TestResult, _Cell
+from autograder.grade.pipeline import error_result
+from autograder.grade.result import build_result
+from autograder.grade.source import parse_source
+from autograder.report.gradebook import GradebookWriter, course_settings
+from autograder.report.results import (
     atomic_write,
     grades_row,
     gradescope_results,
@@ -51,11 +54,11 @@ def _graded_by_hand(course: Path, student: str = "alice", *, extra_cells=(), out
     ``outputs`` maps a cell index of the student's notebook to the outputs it printed.
     """
     state = GradingState(_job(course, student, "partial"))
-    pipeline.parse_source(state)
+    parse_source(state)
     pipeline.load_submission(state)
     state.notebook.cells.extend(extra_cells)
     for i, outs in (outputs or {}).items():
-        state.cells[i] = pipeline._Cell("ok", outs)
+        state.cells[i] = _Cell("ok", outs)
     state.tests = [
         TestResult("test_square", "auto", 2.0, 2.0, "passed", "passed"),
         TestResult("test_add", "auto", 1.0, 0.0, "failed", "add(2, 3) should be 5"),
@@ -259,7 +262,7 @@ def _active_content(page: str) -> tuple[list[str], list[str], list[str]]:
 
 def test_feedback_lists_results_of_deleted_test_cells_at_the_end(course):
     state = GradingState(_job(course, "dan", "solution"))
-    pipeline.parse_source(state)
+    parse_source(state)
     pipeline.load_submission(state)
     state.notebook.cells = [c for c in state.notebook.cells
                             if c.metadata.get("nbgrader", {}).get("grade_id") != "test_add"]
@@ -299,7 +302,7 @@ def test_feedback_never_fetches_a_remote_image(course, tmp_path, chromium):
     requests = []
 
     class Pixel(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's name)
+        def do_GET(self):  # http.server's name
             requests.append(self.path)
             self.send_response(404)
             self.end_headers()
@@ -361,8 +364,8 @@ def test_gradebook_scores_reach_nbgrader_export(course, tmp_path):
 
 
 def test_a_gradebook_failure_leaves_the_student_to_grade_again(course, tmp_path):
-    from autograder.batch import write_student_outputs
-    from autograder.gradebook import GradebookError
+    from autograder.grade.batch import write_student_outputs
+    from autograder.report.gradebook import GradebookError
 
     source = course / "source" / fx.ASSIGNMENT / f"{fx.ASSIGNMENT}.ipynb"
     result = _graded_by_hand(course, "alice")
@@ -471,7 +474,7 @@ def _title(dom: str) -> str:
 
 
 def test_feedback_renders_only_allowed_output_types_and_valid_metadata():
-    from autograder.feedback import ALLOWED_OUTPUT_TYPES, clean_output
+    from autograder.report.feedback import ALLOWED_OUTPUT_TYPES, clean_output
 
     outputs = [clean_output(o) for o in _hostile_outputs()]
     for out in outputs:
@@ -502,7 +505,7 @@ def test_no_injected_script_runs_in_the_feedback_page(tmp_path, chromium):
     even that page runs none (the policy alone stops them)."""
     from nbconvert import HTMLExporter
 
-    from autograder.feedback import clean_student_html, render_feedback_html, write_mathjax
+    from autograder.report.feedback import clean_student_html, render_feedback_html, write_mathjax
 
     nb = _hostile_notebook()
     tests = [TestResult("test_x", "auto", 1.0, 0.0, "failed", "<script>" + _js("message") + "</script>")]
@@ -540,7 +543,7 @@ def test_no_injected_script_runs_in_the_feedback_page(tmp_path, chromium):
 def test_feedback_typesets_math_with_no_network(tmp_path, chromium):
     """MathJax comes from the copy beside the pages (written once per output folder, not inlined): with the
     network off, the markdown's and a LaTeX output's math is typeset; without the copy it stays raw TeX."""
-    from autograder.feedback import MATHJAX_DIR, render_feedback_html, write_mathjax
+    from autograder.report.feedback import MATHJAX_DIR, render_feedback_html, write_mathjax
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell(r"Learning rate $10^{-4}$; the loss $$L = -\log p_y$$"),

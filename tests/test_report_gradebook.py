@@ -1,4 +1,4 @@
-"""The nbgrader gradebook follows the source notebook (autograder.gradebook).
+"""The nbgrader gradebook follows the source notebook (autograder.report.gradebook).
 
 Changed points, added and removed graded cells are synced at the start of the next grading run without
 losing any recorded grade; nbgrader's own ``SaveCells`` (what ``nbgrader generate_assignment`` runs) works
@@ -15,9 +15,9 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder.batch import grade_assignment
-from autograder.gradebook import GradebookWriter, course_settings
-from autograder.pipeline import GradingOptions
+from autograder.grade.batch import grade_assignment
+from autograder.grade.job import GradingOptions
+from autograder.report.gradebook import GradebookWriter, course_settings
 
 OPTIONS = GradingOptions(cell_timeout=10.0, test_timeout=20.0, submission_timeout=120.0)
 EXTRA = ("test_extra", 2.0, 'assert add(10, -4) == 6, "add(10, -4) should be 6"\n')
