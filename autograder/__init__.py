@@ -2,7 +2,7 @@
 
 
 def __getattr__(name: str) -> str:
-    """``autograder.__version__``: the installed project's version (pyproject.toml's, the one source)."""
+    """``autograder.__version__``: the installed project's version (``course_lib.__version__``, the one source)."""
     if name == "__version__":
         from importlib import metadata
 

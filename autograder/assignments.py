@@ -239,7 +239,7 @@ def assignment_names(course_dir: str | os.PathLike | None = None) -> list[str]:
 def nbgrader_settings(course_dir: str | os.PathLike) -> dict[str, dict[str, object]]:
     """The nbgrader configuration of the course directory, by configurable class.
 
-    Used by ``nbgrader_config.py`` and by :func:`autograder.release.release`, so that plain nbgrader
+    Used by ``nbgrader_config.py`` and by :func:`autograder.release.build.release`, so that plain nbgrader
     commands and the project's release command agree.
     """
     root = os.path.abspath(os.fspath(course_dir))

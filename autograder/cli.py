@@ -1,7 +1,7 @@
 """Command line: ``python -m autograder {grade,check,validate,release,gradescope,pdf} ...``.
 
 A thin layer over :func:`autograder.grade.batch.grade_assignment`, :func:`course_lib.check.check`,
-:func:`autograder.validate.validate`, :func:`autograder.release.release`,
+:func:`autograder.validate.checks.validate`, :func:`autograder.release.build.release`,
 :func:`autograder.gradescope.build_bundle` and :func:`autograder.gradescope.notebook_pdf`. Bad input
 ends with one clear ``error:`` line and exit code 2, never a traceback (``--debug`` shows it).
 
@@ -325,7 +325,7 @@ def _known(course: Path, names: list[str]) -> list[str]:
 
 
 def _cmd_validate(args) -> int:
-    from autograder.validate import CHECKS, validate
+    from autograder.validate.checks import CHECKS, validate
 
     course = _course(args)
     names = _known(course, args.assignments)
@@ -343,12 +343,12 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_release(args) -> int:
-    from autograder.release import release
+    from autograder.release.build import release
 
     course = _course(args)
     _known(course, args.assignments)
     if args.check:
-        from autograder.release import check_release
+        from autograder.release.build import check_release
 
         problems = check_release(course, args.assignments or None)
         for line in problems:

@@ -150,7 +150,7 @@ def test_release_calls_the_release_builder(capsys, course, monkeypatch):
         calls.append((assignments, course_dir))
         return [course_dir / "release" / "tiny"]
 
-    monkeypatch.setattr("autograder.release.release", fake_release)
+    monkeypatch.setattr("autograder.release.build.release", fake_release)
     code, out, _ = run(["release", "--course", course], capsys)
     assert code == 0 and calls == [(None, course)] and out.strip().endswith("release/tiny")
     code, _, _ = run(["release", "tiny", "--course", course], capsys)

@@ -18,15 +18,12 @@ import pytest
 
 from autograder.assignments import assignment_names, get_assignment
 from autograder.grade.batch import grade_assignment
-from autograder.release import ReleaseError, release
-from autograder.validate import (
-    Problem,
-    ValidationError,
-    library_problems,
-    solution_problems,
-    structural_problems,
-    validate,
-)
+from autograder.release.build import release
+from autograder.release.errors import ReleaseError
+from autograder.validate.checks import validate
+from autograder.validate.library import library_problems
+from autograder.validate.solutions import solution_problems
+from autograder.validate.structure import Problem, ValidationError, structural_problems
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = "dropout"
@@ -165,7 +162,7 @@ def test_leaks_and_drift_are_reported(tmp_path):
 
 
 def _solution_lines(course: Path) -> list[str]:
-    from autograder.validate import secret_lines
+    from autograder.validate.leaks import secret_lines
 
     return [line for line in secret_lines(NAME, course) if "mask" in line][:2]
 

@@ -53,7 +53,7 @@ from autograder.report.results import (
     read_results,
     write_grades_csv,
 )
-from autograder.validate import require_valid
+from autograder.validate.structure import require_valid
 
 __all__ = [
     "OutputLockedError",
@@ -310,7 +310,7 @@ def grade_assignment(assignment: str, submissions: Path, *, course_dir: Path, ou
     ParallelError, GradebookError
         Bad input, said clearly; nothing graded so far is lost. A source notebook failing the
         structural checks of ``python -m autograder validate`` raises
-        :class:`autograder.validate.ValidationError` (a SourceNotebookError) before anything is graded.
+        :class:`autograder.validate.structure.ValidationError` (a SourceNotebookError) before anything is graded.
     IsolationUnavailableError
         Nothing isolates student code on this machine and the notebooks are not trusted.
     """
