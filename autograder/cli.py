@@ -156,7 +156,7 @@ to the course's manually graded Gradescope assignment.
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m autograder``."""
-    from autograder.grade.job import GradingOptions
+    from autograder.grade.job import RUN_CELLS, GradingOptions
     from autograder.gradescope import DEFAULT_SUBMISSION_TIMEOUT
 
     # The grading limits' defaults are GradingOptions' own (one source); --help shows them.
@@ -198,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="time limit of a whole submission, restarts included (default: %(default)s)")
     g.add_argument("--memory", type=_positive(int), default=defaults["memory_mb"], metavar="MB",
                    help="memory limit of a student kernel (default: %(default)s)")
+    g.add_argument("--run-cells", choices=RUN_CELLS, default=defaults["run_cells"],
+                   help="what of each notebook runs before the tests: 'definitions' (the solution cells, and of "
+                        "the other cells what defines something: imports, functions, classes, constants; not "
+                        "training runs or plots, which no verdict reads; a submission whose cell or test then "
+                        "fails other than by a verdict on its code is graded again on every cell) or 'all' "
+                        "(every cell, as nbgrader does) (default: %(default)s)")
     g.add_argument("--no-gradebook", action="store_true",
                    help="do not write the nbgrader gradebook (results.json, feedback and grades.csv only)")
     g.add_argument("--force", action="store_true", help="grade every submission again, even unchanged ones")
@@ -298,7 +304,8 @@ def _cmd_grade(args) -> int:
                          "submissions or a .zip")
     options = GradingOptions(cell_timeout=args.timeout, test_timeout=args.test_timeout,
                              submission_timeout=args.submission_timeout, memory_mb=args.memory,
-                             trusted_notebooks=args.trusted_notebooks, cifar10_dir=_cifar10_dir(args.cifar10_dir))
+                             trusted_notebooks=args.trusted_notebooks, cifar10_dir=_cifar10_dir(args.cifar10_dir),
+                             run_cells=args.run_cells)
     summary = grade_assignment(
         args.assignment, args.submissions, course_dir=course, out_dir=args.out,
         workers=args.workers, scheduler=args.scheduler, options=options,

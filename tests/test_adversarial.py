@@ -31,7 +31,9 @@ from autograder.kernel.plan import TMPFS_INODES
 from autograder.report.results import validate_results
 
 PREFIX = "a"
-OPTIONS = GradingOptions(cell_timeout=30.0, test_timeout=60.0, submission_timeout=600.0)
+# Every cell runs (run_cells="all"): these tests exercise what running a student's cells does, the
+# machinery the definitions-only default falls back to (tests/test_grade_definitions.py covers the default).
+OPTIONS = GradingOptions(cell_timeout=30.0, test_timeout=60.0, submission_timeout=600.0, run_cells="all")
 
 # --------------------------------------------------------------------------- the attack cells
 

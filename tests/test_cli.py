@@ -46,7 +46,7 @@ def submissions(tmp_path):
     (["--help"], ["grade", "check", "validate", "release"]),
     (["validate", "--help"], ["examples:", "--run", "structure", "library", "leaks", "drift", "exit codes"]),
     (["grade", "--help"], ["examples:", "--scheduler", "--workers", "--timeout", "results.json", "grades.csv",
-                           "--cifar10-dir", "manual_max", "SyntheticDataWarning"]),
+                           "--cifar10-dir", "manual_max", "SyntheticDataWarning", "--run-cells", "definitions"]),
     (["check", "--help"], ["examples:", "from course_lib.check import check; check()"]),
     (["release", "--help"], ["examples:", "ASSIGNMENT"]),
 ])

@@ -36,7 +36,10 @@ PREFIX = "f"
 #: ``test_timeout`` (the reference training of test_overfit_settings runs in the grader and needs ~15 s
 #: on a loaded machine). 2048 MB of memory: ``MEMORY_HOG`` fills it page by page, and half the
 #: default's pages reach ``MemoryError`` well inside ``cell_timeout`` even on a busy 2-core machine.
-OPTIONS = GradingOptions(cell_timeout=10.0, test_timeout=45.0, submission_timeout=600.0, memory_mb=2048)
+# Every cell runs (run_cells="all"): these tests exercise what running a student's cells does, the
+# machinery the definitions-only default falls back to (tests/test_grade_definitions.py covers the default).
+OPTIONS = GradingOptions(cell_timeout=10.0, test_timeout=45.0, submission_timeout=600.0, memory_mb=2048,
+                         run_cells="all")
 ALL = None
 
 

@@ -41,7 +41,9 @@ from autograder.report.results import validate_results
 KINDS = ["solution", "blank", "partial", "visible_only", "cheat_metadata", "cheat_monkeypatch", "exception",
          "exit_cell", "infinite_loop", "test_kills_kernel", "background_process", "huge_output", "non_utf8",
          "malformed_json", "not_a_notebook"]
-OPTIONS = GradingOptions(cell_timeout=4.0, test_timeout=15.0, submission_timeout=90.0)
+# Every cell runs (run_cells="all"): these tests exercise what running a student's cells does, the
+# machinery the definitions-only default falls back to (tests/test_grade_definitions.py covers the default).
+OPTIONS = GradingOptions(cell_timeout=4.0, test_timeout=15.0, submission_timeout=90.0, run_cells="all")
 
 
 def sid(kind: str) -> str:

@@ -338,7 +338,8 @@ def test_resource_faults_graded_end_to_end_keep_their_points(scratch):
         nb = gf.notebook(square_body=gf.SQUARE_SOLUTION, add_body=gf.ADD_SOLUTION)
         nb.cells.insert(1, nbformat.v4.new_code_cell(cell))
         (subs / f"{student}.ipynb").write_bytes(gf.as_bytes(nb))
-    options = GradingOptions(cell_timeout=120, test_timeout=60, submission_timeout=600, memory_mb=1024)
+    options = GradingOptions(cell_timeout=120, test_timeout=60, submission_timeout=600, memory_mb=1024,
+                             run_cells="all")  # the probe cells must run
     summary = grade_assignment(gf.ASSIGNMENT, subs, course_dir=course, out_dir=scratch / "out", workers=0,
                                options=options, gradebook=False, progress=False)
     assert summary.graded == 2 and summary.grader_errors == []

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.errors import AutograderError
+from autograder.grade.definitions import BUILTIN_NAMES
 from autograder.kernel.plan import Limits
 
 _MAX_MESSAGE_CHARS = 4_000
@@ -42,6 +43,14 @@ class GradedCell:
     kind: str
     source: str
     index: int
+
+
+#: The values of :attr:`GradingOptions.run_cells`: a notebook's definitions only, or every cell.
+RUN_CELLS = ("definitions", "all")
+
+
+class GradingOptionsError(AutograderError, ValueError):
+    """A grading option has a value it cannot have."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,13 @@ class GradingOptions:
         uses the synthetic stand-in. Either way the kernel's ``SyntheticDataWarning`` is silenced (its
         advice is for a student's own machine), and no verdict depends on it: checks that train use data
         the grader fixes.
+    run_cells : str
+        What of the student's notebook runs before the tests (:data:`RUN_CELLS`). ``"definitions"``
+        (default): the solution cells in full and, of every other cell, only what defines something
+        (imports, functions, classes, constants: :func:`autograder.grade.definitions.definitions_only`),
+        not the training runs and plots no verdict reads; when a cell then fails, or a test fails other than
+        by a verdict on the student's code, the whole notebook is run and the tests again (that result
+        counts). ``"all"``: every cell, as nbgrader does.
     """
 
     cell_timeout: float = 300.0
@@ -89,6 +105,12 @@ class GradingOptions:
     extra_paths: tuple[str, ...] = ()
     trusted_notebooks: bool = False
     cifar10_dir: str | None = None
+    run_cells: str = "definitions"
+
+    def __post_init__(self):
+        if self.run_cells not in RUN_CELLS:
+            raise GradingOptionsError(f"run_cells must be one of {', '.join(map(repr, RUN_CELLS))}, "
+                                      f"got {self.run_cells!r}")
 
 
 @dataclass
@@ -177,6 +199,7 @@ class _Cell:
     outputs: list = field(default_factory=list)
     duration: float = 0.0
     error: str = ""  # why the kernel stopped, for died and timeout
+    code: str | None = None  # what ran when it was not the cell's whole source (its definitions only)
 
 
 @dataclass
@@ -203,6 +226,15 @@ class GradingState:
     output_chars: int = 0
     tests: list[TestResult] = field(default_factory=list)
     feedback_html: str = ""
+    #: What ran of the notebook: "definitions", or "all" (with why, when definitions were not enough).
+    cells_run: str = ""
+    #: Why a definitions-only run may not decide the grade (a failed cell, a test failing other than by a verdict).
+    undecided: list[str] = field(default_factory=list)
+    #: The global names defined so far in the kernel, and which are modules (definitions-only runs).
+    known_names: set[str] = field(default_factory=lambda: set(BUILTIN_NAMES))
+    module_names: set[str] = field(default_factory=set)
+    #: Whether a definitions-only run has left out a statement so far (if not, it is the whole notebook).
+    dropped: bool = False
 
     @property
     def deadline(self) -> float:

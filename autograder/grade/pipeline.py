@@ -20,13 +20,17 @@ The steps, in order (:data:`STEPS`), each a function ``step(state) -> None`` on 
    student's notebook.
 4. :func:`start_kernel` -- the resource-limited student kernel (:mod:`autograder.kernel`).
 5. :func:`~autograder.grade.replay.execute_student_notebook` -- the student's code cells in order, except the cells
-   whose grade_id is an autograded test cell of the source; errors do not stop execution;
+   whose grade_id is an autograded test cell of the source; by default only their definitions
+   outside the solution cells (``GradingOptions.run_cells``); errors do not stop execution;
    a cell that kills the kernel is skipped and the kernel is restarted with the cells
    before it re-run.
 6. :func:`~autograder.grade.replay.run_tests` -- each autograded test cell of the source, in source order, through
    :func:`autograder.grade.cell.run_graded_cell`; all-or-nothing points from the source; manual
    cells are "pending manual grading"; a test that kills the kernel fails and the kernel is
    restarted and the student's cells re-run before the next test.
+   :func:`~autograder.grade.replay.run_whole_notebook` -- when the definitions-only run may have
+   changed a verdict (a cell failed; a test failed because the student's code raised, timed out or
+   ended the kernel), every cell and the tests run again on a restarted kernel; that result counts.
 7. :func:`stop_kernel` -- ends the kernel and every process it left running.
 8. :func:`render_feedback` -- feedback.html text (:mod:`autograder.report.feedback`).
 
@@ -58,7 +62,14 @@ from autograder.grade.job import (
     GradingState,
     SourceNotebookError,
 )
-from autograder.grade.replay import PREAMBLE, _kernel_alive, _run, execute_student_notebook, run_tests
+from autograder.grade.replay import (
+    PREAMBLE,
+    _kernel_alive,
+    _run,
+    execute_student_notebook,
+    run_tests,
+    run_whole_notebook,
+)
 from autograder.grade.result import _complete_tests, build_result, executed_notebook
 from autograder.grade.source import (
     check_grader,
@@ -156,7 +167,7 @@ def render_feedback(state: GradingState) -> None:
 
 
 STEPS = (parse_source, check_grader, load_submission, prepare_workdir, start_kernel, execute_student_notebook,
-         run_tests, stop_kernel, render_feedback)
+         run_tests, run_whole_notebook, stop_kernel, render_feedback)
 
 
 def _cleanup(state: GradingState) -> None:

@@ -1,6 +1,13 @@
 """Running the student's notebook and the graded tests, with restart-and-replay: a cell or test that kills the
 kernel fails, the kernel is restarted and the cells before the next one are run again (steps
-``execute_student_notebook`` and ``run_tests``)."""
+``execute_student_notebook``, ``run_tests`` and ``run_whole_notebook``).
+
+By default (``GradingOptions.run_cells="definitions"``) only the solution cells run in full and, of every
+other cell, what defines something (:mod:`autograder.grade.definitions`): the verdicts read the exercises,
+not the training runs and plots. When a cell then fails, or a test fails because the student's code raised
+(other than ``NotImplementedError``), timed out or ended the kernel, something that did not run may be
+the cause: ``run_whole_notebook`` runs every cell and the tests again, and that result counts.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,8 @@ import nbformat
 
 from autograder.assignments import GRADING_ENV
 from autograder.checks import collect_notes
-from autograder.grade.cell import run_graded_cell
+from autograder.grade.cell import run_graded_cell, strip_magics
+from autograder.grade.definitions import BUILTIN_NAMES, cell_bound_names, definitions_only
 from autograder.grade.job import (
     GradingState,
     TestResult,
@@ -97,7 +105,8 @@ def _recover(state: GradingState, before: int | None) -> bool:
                 state.fatal = f"the time budget of {opts.submission_timeout:.0f} s was used up " \
                               "while re-running your cells"
                 return False
-            res = _run(state, state.notebook.cells[j].source, min(opts.cell_timeout, left))
+            ran = state.cells[j].code
+            res = _run(state, state.notebook.cells[j].source if ran is None else ran, min(opts.cell_timeout, left))
             if res.status in ("died", "timeout") or not _kernel_alive(state):
                 state.replay.remove(j)
                 state.cells[j].status = res.status if res.status in ("died", "timeout") else "died"
@@ -131,14 +140,33 @@ def setup_failure(index: int, error: str, before_exercises: bool) -> str | None:
             "fail")
 
 
+#: Shown under a cell of which only the definitions ran.
+DEFINITIONS_NOTE = ("[grader] only this cell's definitions ran (imports, functions, classes, constants): its other "
+                    "statements (training runs, plots) cannot change your grade, so the grader did not run them\n")
+
+
+def _definitions_only(state: GradingState, cell) -> str | None:
+    """What to run of one of the student's cells: None for all of it, else the statements that define something."""
+    if state.cells_run == "definitions" and not _nbgrader(cell).get("solution"):
+        kept, dropped = definitions_only(strip_magics(cell.source), state.known_names, state.module_names)
+        if dropped:
+            return kept
+    names, modules = cell_bound_names(strip_magics(cell.source))  # the whole cell runs
+    state.known_names |= names
+    state.module_names |= modules
+    return None
+
+
 def execute_student_notebook(state: GradingState) -> None:
     """Step 5: run the student's code cells in order (not the source's test cells).
 
-    A setup cell that fails is noted as a problem (:func:`setup_failure`), once per submission.
+    A setup cell that fails is noted as a problem (:func:`setup_failure`), once per submission. With
+    ``run_cells="definitions"``, a cell that fails stops this step: the whole notebook will run instead.
     """
     if state.kernel is None or state.fatal:
         return
     opts = state.job.options
+    state.cells_run = state.cells_run or opts.run_cells
     tests = {g.grade_id for g in state.graded if g.kind == "auto"}
     first_solution = next((i for i, c in enumerate(state.notebook.cells)
                            if _nbgrader(c).get("solution") and c.cell_type == "code"), len(state.notebook.cells))
@@ -156,9 +184,21 @@ def execute_student_notebook(state: GradingState) -> None:
             state.note(f"the time budget of {opts.submission_timeout:.0f} s ran out at cell {i + 1}; "
                        "later cells were not run")
             continue
-        res = _run(state, cell.source, min(opts.cell_timeout, left))
+        code = _definitions_only(state, cell)
+        state.dropped = state.dropped or code is not None
+        if code is not None and not code.strip():  # nothing in it defines anything
+            state.cells[i] = _Cell("ok", [nbformat.v4.new_output("stream", name="stdout", text=DEFINITIONS_NOTE)],
+                                   code="")
+            continue
+        res = _run(state, cell.source if code is None else code, min(opts.cell_timeout, left))
         res.outputs = _keep_outputs(state, res.outputs)
+        res.code = code
         state.cells[i] = res
+        if state.cells_run == "definitions" and state.dropped and res.status != "ok":
+            state.undecided.append(f"cell {i + 1} {'raised ' + res.error if res.error else res.status}"[:200])
+            return
+        if code is not None:
+            res.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=DEFINITIONS_NOTE))
         if res.status == "error" and not any(p.startswith(SETUP_FAILED) for p in state.problems):
             problem = setup_failure(i, res.error, i < first_solution)
             if problem:
@@ -193,6 +233,8 @@ _GRADER_BUG = re.compile(r"^error while checking: (NameError|UnboundLocalError|I
 def run_tests(state: GradingState) -> None:
     """Step 6: run every graded cell of the source against the student's kernel."""
     opts = state.job.options
+    if state.cells_run == "definitions" and state.undecided:
+        return  # a cell failed: run_whole_notebook grades the whole notebook
     for g in state.graded:
         if g.kind == "manual":
             state.tests.append(TestResult(g.grade_id, "manual", g.points, 0.0, "pending",
@@ -209,6 +251,7 @@ def run_tests(state: GradingState) -> None:
                 f"not run: the time budget of {opts.submission_timeout:.0f} s for the submission was used up"))
             continue
         t0 = time.monotonic()
+        raised_before = len(state.kernel.student_errors)
         sink = io.StringIO()  # what the test cell prints may show expected values: never shown
         try:
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), collect_notes() as notes:
@@ -225,6 +268,11 @@ def run_tests(state: GradingState) -> None:
             return
         duration = time.monotonic() - t0
         died = not _kernel_alive(state)
+        raised = [e for e in state.kernel.student_errors[raised_before:] if e != "NotImplementedError"]
+        undecided = raised or died or "timed out" in message  # maybe for want of what did not run
+        if state.cells_run == "definitions" and state.dropped and not passed and undecided:
+            state.undecided.append(f"test {g.grade_id}: " + (f"your code raised {raised[0]}" if raised
+                                                            else "the kernel stopped" if died else "timed out"))
         if died:  # died, or was stopped at the deadline: the test fails, the kernel is restarted
             if passed or not message:
                 message = "the kernel running your code stopped during this test"
@@ -236,3 +284,24 @@ def run_tests(state: GradingState) -> None:
             state.note(f"test {g.grade_id} stopped the kernel ({message.splitlines()[0]}); it was "
                        "restarted and your cells re-run for the next tests")
             _recover(state, before=None)
+
+
+def run_whole_notebook(state: GradingState) -> None:
+    """Step 6b: after a definitions-only run that may have changed a verdict, run every cell and the tests again.
+
+    That happens when one of the student's cells failed, or a test failed because the student's code raised
+    (other than ``NotImplementedError``), timed out or ended the kernel: a statement that did not run may be
+    the cause. The kernel is restarted; the results of the whole run replace those of the first.
+    """
+    if state.cells_run != "definitions" or not state.undecided or state.kernel is None or state.fatal:
+        return
+    state.cells_run = f"all (definitions only were not enough: {state.undecided[0]})"
+    state.cells.clear()
+    state.dropped = False
+    state.known_names = set(BUILTIN_NAMES)
+    state.module_names.clear()
+    state.replay.clear()
+    state.tests.clear()
+    if _recover(state, before=0):
+        execute_student_notebook(state)
+        run_tests(state)

@@ -73,6 +73,7 @@ def build_result(state: GradingState) -> dict:
         "problems": list(state.problems),
         "fatal": state.fatal,
         "isolation": state.isolation,
+        "cells_run": state.cells_run,
         "tests": [asdict(t) for t in state.tests],
         "feedback_html": state.feedback_html,
         "notebook": nbformat.writes(nb) if nb is not None else None,

@@ -114,6 +114,10 @@ class StudentKernel:
     isolation : str
         ``"namespaces: ..."`` or ``"rlimits only: <reason>"`` (set by :meth:`start`).
     limits : Limits
+    student_errors : list of str
+        The class names of the exceptions student code raised in remote operations, in order (a missing
+        global counts as ``NameError``), including those a check caught: the grader reads them to tell a
+        verdict on the student's code from a failure that may come from what did not run.
 
     Notes
     -----
@@ -153,6 +157,7 @@ class StudentKernel:
         self._tracked: dict[int, weakref.ref] = {}
         self._flushing = False
         self._dead_reason: str | None = None
+        self.student_errors: list[str] = []
 
     # -- lifecycle ----------------------------------------------------------------------------
     def __enter__(self) -> StudentKernel:
@@ -465,6 +470,7 @@ class StudentKernel:
         if not isinstance(err, dict):
             raise self._fail(ProtocolError, "the kernel sent an invalid error reply; it was stopped")
         if err.get("kind") == "undefined" and isinstance(err.get("name"), str):
+            self.student_errors.append("NameError")
             raise NotDefinedError(err["name"][:200])
         if err.get("kind") == "exception":
             fields = [err.get(k) for k in ("type", "builtin", "message", "traceback")]
@@ -472,6 +478,7 @@ class StudentKernel:
             if len(texts) != len(fields):
                 raise self._fail(ProtocolError, "the kernel sent an invalid error reply; it was stopped")
             tname, builtin, message, tb = (f[:8000] for f in texts)
+            self.student_errors.append(tname[:200])
             raise _student_error_class(builtin)(tname[:200], message, tb)
         if err.get("kind") == "too_large":
             raise KernelError(f"the value is too large to send back from the kernel ({str(err.get('message'))[:200]})")

@@ -1,0 +1,221 @@
+"""What of a student's cell the verdicts need: its definitions, not its experiments.
+
+Test cells are self-contained: they read only the exercises, the names the solution cells define
+(``python -m autograder validate`` enforces it). The exercises, in turn, read at call time the globals
+their notebook defines: imports, helper functions and classes, constants. Training runs and plots make
+up most of a notebook's running time and bind nothing a verdict reads. :func:`definitions_only` keeps a
+cell's top-level statements that define something from what is already defined, and drops the others,
+so the grader can run the definitions of every cell and the solution cells in full (step
+``execute_student_notebook`` with ``GradingOptions.run_cells="definitions"``); when a cell then fails, or
+a test fails for any reason but a verdict on the student's code, the submission is graded again on the
+whole notebook (step ``run_whole_notebook``, :mod:`autograder.grade.replay`).
+
+Kept, at top level and inside ``if``/``try`` blocks whose headers qualify:
+
+* imports;
+* ``def`` and ``class`` statements whose decorators, defaults and bases call nothing and read only
+  defined names (their bodies run later, when called);
+* assignments (``=``, annotated, augmented) whose value calls nothing and reads only defined names
+  (``EPS = 1e-5``, ``LAYERS = {"relu": relu_forward}``; lambdas may call: their body runs later);
+* statements that call a method of, or assign into, a defined non-module name, with arguments that read
+  only defined names (``SETTINGS.update(lr=LR)``, ``TABLE["x"] = f``): they may change what an exercise
+  reads;
+* ``global``, ``pass`` and docstrings.
+
+"Defined" names are the builtins, what kept statements bound before, and everything the solution cells
+bind (they run in full). Dropped: every other statement (``data = get_CIFAR10_data()``,
+``small = {"X": data["X_train"]}``, ``solver.train()``, ``plt.plot(...)``, ``for`` loops).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import symtable
+
+__all__ = ["BUILTIN_NAMES", "definitions_only", "bound_names", "cell_bound_names"]
+
+#: Names defined before any cell runs.
+BUILTIN_NAMES = frozenset(dir(builtins)) | {"__name__", "__doc__", "get_ipython", "display", "In", "Out"}
+
+
+def _calls(node: ast.AST | None) -> bool:
+    """True when evaluating ``node`` may call something (lambda bodies do not run)."""
+    if node is None:
+        return False
+    stack = [node]
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)):
+            return True
+        if isinstance(sub, ast.Lambda):
+            stack += sub.args.defaults + [d for d in sub.args.kw_defaults if d is not None]
+            continue
+        stack += list(ast.iter_child_nodes(sub))
+    return False
+
+
+def _reads(nodes: list[ast.AST | None]) -> set[str]:
+    """Names evaluating ``nodes`` reads from the globals (lambda bodies and comprehension variables left out)."""
+    loads: set[str] = set()
+    local: set[str] = set()
+    stack = [n for n in nodes if n is not None]
+    while stack:
+        sub = stack.pop()
+        if isinstance(sub, ast.Lambda):
+            stack += sub.args.defaults + [d for d in sub.args.kw_defaults if d is not None]
+            continue
+        if isinstance(sub, ast.Name):
+            (loads if isinstance(sub.ctx, ast.Load) else local).add(sub.id)
+        elif isinstance(sub, ast.comprehension):
+            local |= {n.id for n in ast.walk(sub.target) if isinstance(n, ast.Name)}
+        stack += list(ast.iter_child_nodes(sub))
+    return loads - local
+
+
+def _root_name(node: ast.AST) -> str | None:
+    """``x`` for ``x``, ``x.a.b``, ``x[k]``, ``x.a[k].b``; None otherwise."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _target_parts(target: ast.expr) -> list[ast.AST]:
+    """What assigning to ``target`` evaluates: the object and index of ``a[i] = ...``, ``a.b = ...``."""
+    if isinstance(target, ast.Subscript):
+        return [target.value, target.slice]
+    if isinstance(target, ast.Attribute):
+        return [target.value]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [p for t in target.elts for p in _target_parts(t)]
+    if isinstance(target, ast.Starred):
+        return _target_parts(target.value)
+    return []
+
+
+def bound_names(stmt: ast.stmt) -> set[str]:
+    """Names a top-level statement binds in the globals."""
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in stmt.names if a.name != "*"}
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {stmt.name}
+    module = ast.Module(body=[stmt], type_ignores=[])
+    try:
+        table = symtable.symtable(ast.unparse(module), "<cell>", "exec")
+    except SyntaxError:
+        return set()
+    return {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
+
+
+def cell_bound_names(source: str) -> tuple[set[str], set[str]]:
+    """(names, module names) a whole cell binds in the globals when it runs (nothing for invalid Python)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set(), set()
+    names: set[str] = set()
+    modules: set[str] = set()
+    for stmt in tree.body:
+        bound = bound_names(stmt)
+        names |= bound
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            modules |= bound
+    return names, modules
+
+
+class _Judge:
+    """Decides statement by statement, tracking the defined names and which of them are modules."""
+
+    def __init__(self, known: set[str], modules: set[str]):
+        self.known = known
+        self.modules = modules
+
+    def defined(self, nodes: list[ast.AST | None]) -> bool:
+        return not any(_calls(n) for n in nodes) and _reads(nodes) <= self.known
+
+    def data(self, node: ast.AST) -> bool:
+        root = _root_name(node)
+        return root is not None and root in self.known and root not in self.modules and root not in BUILTIN_NAMES
+
+    def keep(self, stmt: ast.stmt) -> bool:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.Global, ast.Pass)):
+            return True
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+            return True  # a docstring
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = stmt.args
+            return self.defined([*stmt.decorator_list, *args.defaults, *args.kw_defaults,
+                                 *(a.annotation for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]),
+                                 stmt.returns])
+        if isinstance(stmt, ast.ClassDef):
+            return self.defined([*stmt.decorator_list, *stmt.bases, *(k.value for k in stmt.keywords)])
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            parts = [p for t in targets for p in _target_parts(t)]
+            if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+                parts.append(ast.Name(stmt.target.id, ast.Load()))
+            if self.defined([stmt.value, *parts]):
+                return True
+            # an assignment into defined data (TABLE["x"] = make()) may change what an exercise reads
+            into_data = [t for t in targets if not isinstance(t, ast.Name)]
+            return (bool(into_data) and all(self.data(t) for t in into_data)
+                    and _reads([stmt.value, *parts]) <= self.known)
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            func = stmt.value.func
+            # SETTINGS.update(lr=LR): a method of defined data, with arguments from defined names
+            return isinstance(func, ast.Attribute) and self.data(func) and _reads([stmt.value]) <= self.known
+        if isinstance(stmt, ast.If):
+            return self.defined([stmt.test]) and all(self.keep(s) for s in stmt.body + stmt.orelse)
+        if isinstance(stmt, ast.Try):
+            blocks = stmt.body + stmt.orelse + stmt.finalbody + [s for h in stmt.handlers for s in h.body]
+            return self.defined([h.type for h in stmt.handlers]) and all(self.keep(s) for s in blocks)
+        return False
+
+
+def definitions_only(source: str, known: set[str], modules: set[str] | None = None) -> tuple[str, bool]:
+    """The statements of a code cell that define something, and whether any other statement was dropped.
+
+    Parameters
+    ----------
+    source : str
+        A code cell's source, IPython magics already replaced (a cell that is not valid Python, or that
+        has two statements on one line, is returned whole: it runs as written).
+    known : set of str
+        The names defined so far (start from :data:`BUILTIN_NAMES`); the names the kept statements bind
+        are added to it.
+    modules : set of str, optional
+        The defined names that are modules (never "data" whose methods are kept); updated too.
+
+    Returns
+    -------
+    kept : str
+        The kept statements' source lines, in order (line numbers differ from the cell's).
+    dropped : bool
+        True when at least one statement was dropped.
+    """
+    modules = set() if modules is None else modules
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source, False
+    ends = [s.end_lineno or s.lineno for s in tree.body]
+    if any(stmt.lineno <= end for stmt, end in zip(tree.body[1:], ends)):
+        return source, False  # two statements on one line (``a = 1; train()``): not split
+    lines = source.splitlines(keepends=True)
+    judge = _Judge(known, modules)
+    kept: list[str] = []
+    dropped = False
+    for stmt in tree.body:
+        if not judge.keep(stmt):
+            dropped = True
+            continue
+        start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])])
+        text = "".join(lines[start - 1: stmt.end_lineno])
+        kept.append(text if text.endswith("\n") else text + "\n")
+        bound = bound_names(stmt)
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            modules |= bound
+        known |= bound
+    if not dropped:
+        return source, False
+    return "".join(kept), True

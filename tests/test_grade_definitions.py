@@ -1,0 +1,234 @@
+"""The default grading run (autograder.grade.definitions and run_cells="definitions" in autograder.grade.replay):
+a notebook's definitions run, its experiments do not, and whenever that may change a verdict the whole notebook
+runs instead. The scores are those of running every cell: on the tiny course's students of every kind, and on
+the bundled examples of the four assignments.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import time
+from pathlib import Path
+
+import grading_fixture as fx
+import nbformat
+import pytest
+
+from autograder.grade.batch import grade_assignment
+from autograder.grade.definitions import BUILTIN_NAMES, definitions_only
+from autograder.grade.fingerprint import job_fingerprint
+from autograder.grade.job import GradingJob, GradingOptions, GradingOptionsError
+from autograder.grade.pipeline import grade_submission
+from autograder.grade.replay import DEFINITIONS_NOTE
+
+REPO = Path(__file__).resolve().parents[1]
+DEFINITIONS = GradingOptions(cell_timeout=4.0, test_timeout=15.0, submission_timeout=90.0)
+ALL = GradingOptions(cell_timeout=4.0, test_timeout=15.0, submission_timeout=90.0, run_cells="all")
+
+
+def _kept(source: str, modules: set[str] | None = None) -> tuple[str, bool]:
+    return definitions_only(source, set(BUILTIN_NAMES) | (modules or set()), set(modules or ()))
+
+
+# --------------------------------------------------------------------------- which statements run
+
+def test_definitions_are_kept_and_experiments_dropped():
+    source = (
+        "import numpy as np\n"
+        "import matplotlib.pyplot as plt\n"
+        "EPS = 1e-5\n"
+        "SETTINGS = {}\n"
+        "SETTINGS.update(lr=EPS)\n"
+        "TABLE = {'a': lambda x: np.sqrt(x)}\n"
+        "TABLE['b'] = np.sqrt\n"
+        "data = get_data()\n"
+        "small = {'X': data['X_train'][:50]}\n"
+        "solver = Solver(small)\n"
+        "solver.train()\n"
+        "plt.plot([1, 2])\n"
+        "np.random.seed(0)\n"
+        "def helper(x, scale=EPS):\n"
+        "    return x * scale * data['k']\n"
+        "class Net:\n"
+        "    pass\n"
+        "for i in range(3):\n"
+        "    print(i)\n"
+        "try:\n"
+        "    import torch\n"
+        "except ImportError:\n"
+        "    torch = None\n"
+    )
+    kept, dropped = _kept(source)
+    assert dropped
+    assert kept == (
+        "import numpy as np\n"
+        "import matplotlib.pyplot as plt\n"
+        "EPS = 1e-5\n"
+        "SETTINGS = {}\n"
+        "SETTINGS.update(lr=EPS)\n"
+        "TABLE = {'a': lambda x: np.sqrt(x)}\n"
+        "TABLE['b'] = np.sqrt\n"
+        "def helper(x, scale=EPS):\n"
+        "    return x * scale * data['k']\n"
+        "class Net:\n"
+        "    pass\n"
+        "try:\n"
+        "    import torch\n"
+        "except ImportError:\n"
+        "    torch = None\n"
+    )
+
+
+@pytest.mark.parametrize("source", [
+    "import os\nX = 3\n",                                  # nothing to drop
+    "a = 1; train()\n",                                    # two statements on one line: not split
+    "def f(:\n",                                           # not Python: runs as written
+])
+def test_a_cell_with_nothing_to_drop_or_that_cannot_be_split_runs_whole(source):
+    assert _kept(source) == (source, False)
+
+
+@pytest.mark.parametrize("source", [
+    "@cache(maxsize=3)\ndef f(x):\n    return x\n",       # a decorator that calls
+    "def f(x, w=make()):\n    return x\n",               # a default that calls
+    "class A(data.Base):\n    pass\n",                   # a base that reads an undefined name
+    "y = data['X']\n",                                     # reads what did not run
+    "np.random.seed(0)\n",                                 # a module's function: not the student's data
+])
+def test_statements_that_call_or_read_what_did_not_run_are_dropped(source):
+    kept, dropped = _kept(source, modules={"np"})
+    assert dropped and kept == ""
+
+
+def test_names_bound_by_kept_statements_are_known_to_later_cells():
+    known = set(BUILTIN_NAMES)
+    definitions_only("LR = 1e-3\nrun()\n", known)
+    kept, dropped = definitions_only("CONFIG = {'lr': LR}\nplot()\n", known)
+    assert dropped and kept == "CONFIG = {'lr': LR}\n" and {"LR", "CONFIG"} <= known
+
+
+def test_run_cells_must_be_a_known_mode():
+    with pytest.raises(GradingOptionsError, match="run_cells must be one of 'definitions', 'all'"):
+        GradingOptions(run_cells="some")
+
+
+def test_the_mode_is_part_of_every_fingerprint():
+    assert job_fingerprint(b"s", b"src", "g", options=DEFINITIONS) != job_fingerprint(b"s", b"src", "g", options=ALL)
+
+
+# --------------------------------------------------------------------------- one submission
+
+def _job(course: Path, notebook, options: GradingOptions) -> GradingJob:
+    return GradingJob(student="s1", assignment=fx.ASSIGNMENT, origin="x", submission=fx.as_bytes(notebook),
+                      problems=[], source_notebook=(course / "source" / fx.ASSIGNMENT / "tiny.ipynb").read_bytes(),
+                      release_dir=str(course / "release" / fx.ASSIGNMENT), notebook_name="tiny.ipynb",
+                      fingerprint="0" * 64, options=options)
+
+
+def _solved(*cells: str, square: str = fx.SQUARE_SOLUTION, add: str = fx.ADD_SOLUTION):
+    return fx.notebook(square_body=square, add_body=add,
+                       extra_cells=[nbformat.v4.new_code_cell(c) for c in cells])
+
+
+def _outputs(result: dict) -> str:
+    nb = nbformat.reads(result["notebook"], as_version=4)
+    return "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def test_an_experiment_that_would_time_out_does_not_run(tmp_path):
+    course = fx.make_course(tmp_path / "course")
+    nb = _solved("import time\nprint('epoch-q7')\ntime.sleep(30)\nRESULT = 1\n")
+    fast = grade_submission(_job(course, nb, DEFINITIONS))
+    assert fast["score"] == fx.AUTO_MAX and fast["cells_run"] == "definitions"
+    assert DEFINITIONS_NOTE.strip() in _outputs(fast) and "epoch-q7" not in _outputs(fast)
+    slow = grade_submission(_job(course, nb, ALL))
+    assert slow["score"] == fx.AUTO_MAX and slow["cells_run"] == "all"
+    assert any("did not finish within 4 s" in p for p in slow["problems"])  # the cell timeout hit the experiment
+
+
+def test_a_helper_defined_next_to_an_experiment_is_defined(tmp_path):
+    course = fx.make_course(tmp_path / "course")
+    nb = _solved(square="    return _sq(np.asarray(x))\n")
+    nb.cells.insert(2, nbformat.v4.new_code_cell("def _sq(v):\n    return v * v\n\nprint(_sq(3))\n"))
+    result = grade_submission(_job(course, nb, DEFINITIONS))
+    assert result["score"] == fx.AUTO_MAX and result["cells_run"] == "definitions"
+
+
+def test_code_that_needs_what_did_not_run_is_graded_on_the_whole_notebook(tmp_path):
+    course = fx.make_course(tmp_path / "course")
+    nb = _solved(add="    return (a + b) * SCALE\n")
+    nb.cells.insert(2, nbformat.v4.new_code_cell("SCALE = int('1')\n"))  # a call: not a definition
+    result = grade_submission(_job(course, nb, DEFINITIONS))
+    assert result["score"] == fx.AUTO_MAX
+    assert result["cells_run"] == ("all (definitions only were not enough: test test_add: your code raised "
+                                   "NameError)")
+
+
+def test_a_cell_that_fails_with_definitions_only_is_graded_on_the_whole_notebook(tmp_path):
+    course = fx.make_course(tmp_path / "course")
+    nb = _solved("print('epoch-q7')\n", "import not_a_module_q9\n")
+    result = grade_submission(_job(course, nb, DEFINITIONS))
+    whole = grade_submission(_job(course, nb, ALL))
+    assert result["cells_run"] == ("all (definitions only were not enough: cell 9 raised ModuleNotFoundError: "
+                                   "No module named 'not_a_module_q9')")
+    assert result["score"] == whole["score"] == fx.AUTO_MAX
+    assert [t["status"] for t in result["tests"]] == [t["status"] for t in whole["tests"]]
+
+
+def test_a_notebook_without_experiments_runs_whole_and_its_failures_stand(tmp_path):
+    course = fx.make_course(tmp_path / "course")
+    nb = _solved("import not_a_module_q9\n", add="    raise ValueError('mine')\n")
+    result = grade_submission(_job(course, nb, DEFINITIONS))
+    assert result["cells_run"] == "definitions" and result["score"] == 2.0  # nothing left out: no second run
+    assert "your code raised ValueError: mine" in next(t["message"] for t in result["tests"]
+                                                         if t["grade_id"] == "test_add")
+
+
+def test_a_wrong_or_unfinished_function_is_a_verdict_not_a_reason_to_run_everything(tmp_path):
+    course = fx.make_course(tmp_path / "course")
+    for body, message in (("    return a - b\n", "add(2, 3) should be 5"), (fx.STUB, "NotImplementedError")):
+        result = grade_submission(_job(course, _solved("print('plot')\n", add=body), DEFINITIONS))
+        assert result["cells_run"] == "definitions" and result["score"] == 2.0
+        [failed] = [t for t in result["tests"] if t["status"] == "failed"]
+        assert failed["grade_id"] == "test_add" and message in failed["message"]
+
+
+# --------------------------------------------------------------------------- whole batches: the same scores
+
+KINDS = ["solution", "blank", "partial", "visible_only", "cheat_metadata", "cheat_monkeypatch", "exception",
+         "exit_cell", "infinite_loop", "test_kills_kernel", "background_process", "non_utf8", "malformed_json"]
+
+
+def _scores(out: Path) -> dict[str, float]:
+    with open(out / "grades.csv", newline="") as fh:
+        return {row["student"]: float(row["score"]) for row in csv.DictReader(fh)}
+
+
+def test_every_kind_of_tiny_student_gets_its_honest_score(tmp_path):
+    course = fx.make_course(tmp_path / "course")
+    subs = tmp_path / "submitted"
+    for kind in KINDS:
+        (subs / kind / fx.ASSIGNMENT).mkdir(parents=True)
+        (subs / kind / fx.ASSIGNMENT / "tiny.ipynb").write_bytes(fx.student_notebook(kind))
+    summary = grade_assignment(fx.ASSIGNMENT, subs, course_dir=course, out_dir=tmp_path / "out", workers=0,
+                               options=DEFINITIONS, gradebook=False, progress=False)
+    assert summary.grader_errors == []
+    assert _scores(tmp_path / "out") == {kind: fx.expected_score(kind) for kind in KINDS}
+
+
+@pytest.mark.parametrize("name", ["fc_nets", "batchnorm", "dropout", "deep_networks"])
+def test_the_bundled_examples_score_alike_with_definitions_only_and_with_every_cell(name, tmp_path):
+    examples = REPO / "autograder" / "examples" / name
+    timings, scores = {}, {}
+    for mode in ("definitions", "all"):
+        out = tmp_path / mode
+        t0 = time.monotonic()
+        summary = grade_assignment(name, examples, course_dir=REPO, out_dir=out, workers=0, gradebook=False,
+                                   progress=False, options=GradingOptions(run_cells=mode))
+        timings[mode] = time.monotonic() - t0
+        assert summary.grader_errors == []
+        scores[mode] = _scores(out)
+        shutil.rmtree(out / "_mathjax", ignore_errors=True)
+    assert scores["definitions"] == scores["all"] and len(scores["all"]) == 4
+    print(f"\n{name}: definitions {timings['definitions']:.1f} s, all {timings['all']:.1f} s, scores {scores['all']}")
