@@ -276,7 +276,8 @@ def _frozen_grader(dest: Path) -> Path:
 def _cli(pkg: Path, subs: Path, course: Path, out: Path, scratch: Path) -> subprocess.Popen:
     argv = [sys.executable, "-m", "autograder", "grade", ac.ASSIGNMENT, str(subs), "--course", str(course),
             "--out", str(out), "--workers", "0", "--no-progress", "--timeout", str(OPTIONS.cell_timeout),
-            "--test-timeout", str(OPTIONS.test_timeout), "--submission-timeout", str(OPTIONS.submission_timeout)]
+            "--test-timeout", str(OPTIONS.test_timeout), "--submission-timeout", str(OPTIONS.submission_timeout),
+            "--run-cells", OPTIONS.run_cells]
     env = {**os.environ, "PYTHONPATH": str(pkg), "TMPDIR": str(scratch)}
     return subprocess.Popen(argv, cwd=pkg, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
