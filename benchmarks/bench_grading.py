@@ -59,6 +59,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import _common  # noqa: E402  (after the BLAS set-up, like every import below it)
 from _common import positive_int  # noqa: E402
 
+import autograder  # noqa: E402
 from autograder.assignments import GRADING_ENV, assignment_names, get_assignment  # noqa: E402
 from autograder.examples.make_examples import build_examples  # noqa: E402
 from autograder.grade import pipeline  # noqa: E402
@@ -499,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("cpu", "python", "numpy", "env", "load"):
         print(f"{key:>8}: {info[key]}")
     print(f"{'graders':>8}: nbgrader {nbgrader.__version__}, dask.distributed {distributed.__version__}, "
-          f"autograder {GRADER_VERSION}")
+          f"autograder {autograder.__version__} (fingerprint format {GRADER_VERSION})")
     counts = {k: sum(1 for i in range(n) if KINDS[i % len(KINDS)] == k) for k in KINDS}
     print(f"== Grading throughput: batch of {n} ("
           + ", ".join(f"{c} {k}" for k, c in counts.items()) + f"), per-submission median of {repeat} ==",
