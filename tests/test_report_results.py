@@ -460,8 +460,10 @@ def _hostile_notebook() -> nbformat.NotebookNode:
 
 def _offline_dom(chromium: str, page: Path, profile: Path) -> str:
     """The DOM of ``page`` after 10 s of (virtual) time in headless Chromium with no network at all (its own
-    empty network namespace: only a loopback interface that is down)."""
-    cmd = ["unshare", "--net", chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
+    empty network namespace: only a loopback interface that is down; an ordinary user makes it inside a user
+    namespace of its own)."""
+    unshare = ["unshare", "--net"] if os.geteuid() == 0 else ["unshare", "--map-root-user", "--net"]
+    cmd = [*unshare, chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
            "--virtual-time-budget=10000", "--dump-dom", page.as_uri()]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert res.returncode == 0 and "</html>" in res.stdout, res.stderr[-2000:]
