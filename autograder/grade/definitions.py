@@ -33,7 +33,7 @@ import ast
 import builtins
 import symtable
 
-__all__ = ["BUILTIN_NAMES", "definitions_only", "bound_names", "cell_bound_names"]
+__all__ = ["BUILTIN_NAMES", "definitions_only", "bound_names", "bind_cell"]
 
 #: Names defined before any cell runs.
 BUILTIN_NAMES = frozenset(dir(builtins)) | {"__name__", "__doc__", "get_ipython", "display", "In", "Out"}
@@ -107,20 +107,22 @@ def bound_names(stmt: ast.stmt) -> set[str]:
     return {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
 
 
-def cell_bound_names(source: str) -> tuple[set[str], set[str]]:
-    """(names, module names) a whole cell binds in the globals when it runs (nothing for invalid Python)."""
+def _bind(stmts: list[ast.stmt], known: set[str], modules: set[str]) -> None:
+    """Add the names ``stmts`` bind to ``known``, and those they import to ``modules``."""
+    for stmt in stmts:
+        bound = bound_names(stmt)
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            modules |= bound
+        known |= bound
+
+
+def bind_cell(source: str, known: set[str], modules: set[str]) -> None:
+    """Record in ``known`` and ``modules`` what a cell that runs whole binds (nothing for invalid Python)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return set(), set()
-    names: set[str] = set()
-    modules: set[str] = set()
-    for stmt in tree.body:
-        bound = bound_names(stmt)
-        names |= bound
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            modules |= bound
-    return names, modules
+        return
+    _bind(tree.body, known, modules)
 
 
 class _Judge:
@@ -181,8 +183,8 @@ def definitions_only(source: str, known: set[str], modules: set[str] | None = No
         A code cell's source, IPython magics already replaced (a cell that is not valid Python, or that
         has two statements on one line, is returned whole: it runs as written).
     known : set of str
-        The names defined so far (start from :data:`BUILTIN_NAMES`); the names the kept statements bind
-        are added to it.
+        The names defined so far (start from :data:`BUILTIN_NAMES`); the names of what will run (the kept
+        statements, or the whole cell) are added to it.
     modules : set of str, optional
         The defined names that are modules (never "data" whose methods are kept); updated too.
 
@@ -200,7 +202,8 @@ def definitions_only(source: str, known: set[str], modules: set[str] | None = No
         return source, False
     ends = [s.end_lineno or s.lineno for s in tree.body]
     if any(stmt.lineno <= end for stmt, end in zip(tree.body[1:], ends)):
-        return source, False  # two statements on one line (``a = 1; train()``): not split
+        _bind(tree.body, known, modules)
+        return source, False  # two statements on one line (``a = 1; train()``): not split, it runs whole
     lines = source.splitlines(keepends=True)
     judge = _Judge(known, modules)
     kept: list[str] = []
@@ -212,10 +215,7 @@ def definitions_only(source: str, known: set[str], modules: set[str] | None = No
         start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])])
         text = "".join(lines[start - 1: stmt.end_lineno])
         kept.append(text if text.endswith("\n") else text + "\n")
-        bound = bound_names(stmt)
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            modules |= bound
-        known |= bound
+        _bind([stmt], known, modules)
     if not dropped:
         return source, False
     return "".join(kept), True

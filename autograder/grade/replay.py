@@ -21,7 +21,7 @@ import nbformat
 from autograder.assignments import GRADING_ENV
 from autograder.checks import collect_notes
 from autograder.grade.cell import run_graded_cell, strip_magics
-from autograder.grade.definitions import BUILTIN_NAMES, cell_bound_names, definitions_only
+from autograder.grade.definitions import bind_cell, definitions_only
 from autograder.grade.job import (
     GradingState,
     TestResult,
@@ -147,14 +147,14 @@ DEFINITIONS_NOTE = ("[grader] only this cell's definitions ran (imports, functio
 
 def _definitions_only(state: GradingState, cell) -> str | None:
     """What to run of one of the student's cells: None for all of it, else the statements that define something."""
-    if state.cells_run == "definitions" and not _nbgrader(cell).get("solution"):
-        kept, dropped = definitions_only(strip_magics(cell.source), state.known_names, state.module_names)
-        if dropped:
-            return kept
-    names, modules = cell_bound_names(strip_magics(cell.source))  # the whole cell runs
-    state.known_names |= names
-    state.module_names |= modules
-    return None
+    if state.cells_run != "definitions":
+        return None
+    source = strip_magics(cell.source)
+    if _nbgrader(cell).get("solution"):  # solution cells run whole
+        bind_cell(source, state.known_names, state.module_names)
+        return None
+    kept, dropped = definitions_only(source, state.known_names, state.module_names)
+    return kept if dropped else None
 
 
 def execute_student_notebook(state: GradingState) -> None:
@@ -273,6 +273,7 @@ def run_tests(state: GradingState) -> None:
         if state.cells_run == "definitions" and state.dropped and not passed and undecided:
             state.undecided.append(f"test {g.grade_id}: " + (f"your code raised {raised[0]}" if raised
                                                             else "the kernel stopped" if died else "timed out"))
+            return  # run_whole_notebook runs every cell and all the tests again
         if died:  # died, or was stopped at the deadline: the test fails, the kernel is restarted
             if passed or not message:
                 message = "the kernel running your code stopped during this test"
@@ -297,9 +298,6 @@ def run_whole_notebook(state: GradingState) -> None:
         return
     state.cells_run = f"all (definitions only were not enough: {state.undecided[0]})"
     state.cells.clear()
-    state.dropped = False
-    state.known_names = set(BUILTIN_NAMES)
-    state.module_names.clear()
     state.replay.clear()
     state.tests.clear()
     if _recover(state, before=0):
