@@ -157,7 +157,8 @@ def _number(meta: Mapping, key: str, where: Path, default: float) -> float:
     value = meta.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0:
         raise AssignmentError(f"{where}: notebook metadata {METADATA_KEY}.{key} must be a number >= 0, got "
-                              f"{value!r}; fix it in the notebook's metadata (Edit > Notebook metadata).")
+                              f"{value!r}; fix it in the notebook's metadata (JupyterLab: property inspector > "
+                              "Advanced tools).")
     return float(value)
 
 
@@ -219,11 +220,7 @@ def _listing(course: Path) -> list[tuple[float, str]]:
         if path is None:
             continue
         try:
-            meta = _metadata(path)
-        except AssignmentError:
-            meta = {}  # get_assignment names the problem when the assignment is used
-        try:
-            order = _number(meta, "order", path, float("inf"))
+            order = _number(_metadata(path), "order", path, float("inf"))
         except AssignmentError:
             order = float("inf")  # get_assignment names the problem when the assignment is used
         out.append((order, folder.name))

@@ -21,6 +21,7 @@ import shutil
 import symtable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeGuard
 
 from autograder.release.errors import ReleaseError
 
@@ -178,9 +179,14 @@ def _library_import(stmt: ast.ImportFrom, module: str, is_package: bool, package
     return target if target == package or target.startswith(package + ".") else None
 
 
-def _unresolved(text: str, tree: ast.Module, where: str) -> set[str]:
-    """Global names the module's code uses (at any depth) that it neither defines nor imports."""
-    defined = top_level_names(tree) | set(dir(builtins)) | {"__file__", "__name__", "__doc__", "__spec__"}
+def _is_all(stmt: ast.stmt) -> TypeGuard[ast.Assign]:
+    """Whether ``stmt`` is the module's ``__all__ = ...``."""
+    return isinstance(stmt, ast.Assign) and [ast.unparse(t) for t in stmt.targets] == ["__all__"]
+
+
+def _unresolved(text: str, names: set[str], where: str) -> set[str]:
+    """Global names the module's code uses (at any depth) that it neither defines nor imports (``names``)."""
+    defined = names | set(dir(builtins)) | {"__file__", "__name__", "__doc__", "__spec__"}
     used: set[str] = set()
     tables = [symtable.symtable(text, where, "exec")]
     while tables:
@@ -194,8 +200,7 @@ def _drop_unexported(text: str, tree: ast.Module, where: str) -> tuple[str, list
     """Remove ``__all__`` entries naming what the module no longer defines (one entry per line)."""
     defined = top_level_names(tree)
     for stmt in tree.body:
-        if (isinstance(stmt, ast.Assign) and [ast.unparse(t) for t in stmt.targets] == ["__all__"]
-                and isinstance(stmt.value, (ast.List, ast.Tuple))):
+        if _is_all(stmt) and isinstance(stmt.value, (ast.List, ast.Tuple)):
             gone = [e for e in stmt.value.elts if isinstance(e, ast.Constant) and e.value not in defined]
             lines = text.splitlines(keepends=True)
             for e in gone:
@@ -212,12 +217,16 @@ def _drop_unexported(text: str, tree: ast.Module, where: str) -> tuple[str, list
 class _Stripped:
     text: str
     tree: ast.Module
+    names: set[str]  # top_level_names(tree)
     removed: list[str]
     changed: bool
 
 
 def _strip_module(text: str, assignment: str, where: str) -> _Stripped:
-    before = top_level_names(ast.parse(text, filename=where))
+    try:
+        before = top_level_names(ast.parse(text, filename=where))
+    except SyntaxError as exc:
+        raise ReleaseError(f"cannot parse {where}: {exc}; fix the module before releasing.") from exc
     out = strip_regions(text, assignment, where)
     try:
         tree = ast.parse(out, filename=where)
@@ -226,9 +235,10 @@ def _strip_module(text: str, assignment: str, where: str) -> _Stripped:
                            f"Python ({exc.msg}, line {exc.lineno} of the stripped text); a region must hold "
                            "whole statements (or whole entries of a list or dict).") from exc
     out, unexported = _drop_unexported(out, tree, where)
-    tree = ast.parse(out, filename=where)
-    removed = sorted(before - top_level_names(tree))
-    return _Stripped(out, tree, removed, out != text or bool(unexported))
+    if unexported:
+        tree = ast.parse(out, filename=where)
+    names = top_level_names(tree)
+    return _Stripped(out, tree, names, sorted(before - names), out != text)
 
 
 def _has_code(tree: ast.Module) -> bool:
@@ -238,7 +248,7 @@ def _has_code(tree: ast.Module) -> bool:
             continue
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             continue  # docstring
-        if isinstance(stmt, ast.Assign) and [ast.unparse(t) for t in stmt.targets] == ["__all__"]:
+        if _is_all(stmt):
             continue
         return True
     return False
@@ -278,13 +288,8 @@ def strip_library(package_dir: Path, assignment: str, out_dir: Path) -> Stripped
         rel = path.relative_to(package_dir)
         if any(part in ("__pycache__", ".ipynb_checkpoints") for part in rel.parts):
             continue
-        where = f"{package}/{rel.as_posix()}"
         text = path.read_text(encoding="utf-8")
-        try:
-            ast.parse(text, filename=where)
-        except SyntaxError as exc:
-            raise ReleaseError(f"cannot parse {where}: {exc}; fix the module before releasing.") from exc
-        modules[_module_name(package, rel)] = (rel, _strip_module(text, assignment, where))
+        modules[_module_name(package, rel)] = (rel, _strip_module(text, assignment, f"{package}/{rel.as_posix()}"))
 
     omitted: dict[str, str] = {}
     for name, (rel, mod) in modules.items():
@@ -296,14 +301,14 @@ def strip_library(package_dir: Path, assignment: str, out_dir: Path) -> Stripped
         for name, (rel, mod) in modules.items():
             if name in omitted:
                 continue
-            missing = set(_unresolved(mod.text, mod.tree, name))
+            missing = _unresolved(mod.text, mod.names, name)
             for stmt in mod.tree.body:
                 if isinstance(stmt, ast.ImportFrom):
                     source = _library_import(stmt, name, rel.name == "__init__.py", package)
                     if source in omitted:
                         missing |= {a.name for a in stmt.names}
                     elif source in modules:
-                        available = top_level_names(modules[source][1].tree) | {
+                        available = modules[source][1].names | {
                             m.rpartition(".")[2] for m in modules if m.startswith(source + ".")}
                         missing |= {a.name for a in stmt.names if a.name not in available}
             if missing:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ast
 import tempfile
 from pathlib import Path
 
 from autograder.assignments import assignment_names, get_assignment
+from autograder.grade.cell import defined_names
 from autograder.release.errors import ReleaseError
 from autograder.release.library import (
     BEGIN_MARKER,
@@ -14,7 +14,6 @@ from autograder.release.library import (
     LIBRARY,
     library_regions,
     strip_library,
-    top_level_names,
 )
 from autograder.validate.structure import Problem
 
@@ -64,10 +63,8 @@ def library_problems(name: str, course_dir: Path) -> list[Problem]:
             path = Path(tmp, *module.split(".")).with_suffix(".py")
             if not path.is_file():
                 path = Path(tmp, *module.split("."), "__init__.py")
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-            # definitions only: a module that imports a stripped answer is omitted from the release
-            defined = top_level_names(ast.Module(body=[s for s in tree.body if not isinstance(
-                s, (ast.Import, ast.ImportFrom))], type_ignores=[]))
+            # what it defines, as a solution cell defines an exercise (a re-export is omitted with the module)
+            defined = defined_names(path.read_text(encoding="utf-8"))
             for answer in sorted(defined & exercises):
                 rel = path.relative_to(tmp).as_posix()
                 out.append(Problem(
