@@ -321,9 +321,9 @@ def _cmd_check(args) -> int:
 
 def _known(course: Path, names: list[str]) -> list[str]:
     """``names`` (default: every assignment of the course); unknown ones are a :class:`UsageError`."""
-    from autograder.grade.course import known_assignments
+    from autograder.assignments import assignment_names
 
-    known = known_assignments(course)
+    known = assignment_names(course)
     unknown = [a for a in names if a not in known]
     if unknown:
         raise UsageError(f"unknown assignment(s) {', '.join(unknown)}; known assignments in "

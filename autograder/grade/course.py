@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.assignments import AssignmentError, assignment_names, get_assignment
+from autograder.assignments import AssignmentError, get_assignment
 from autograder.errors import AutograderError
 
-__all__ = ["AssignmentNotFoundError", "AssignmentFiles", "known_assignments", "find_assignment"]
+__all__ = ["AssignmentNotFoundError", "AssignmentFiles", "find_assignment"]
 
 
 class AssignmentNotFoundError(AutograderError, LookupError):
@@ -31,11 +31,6 @@ class AssignmentFiles:
     name: str
     source_notebook: Path
     release_dir: Path
-
-
-def known_assignments(course_dir: Path) -> list[str]:
-    """Names of the course's assignments (:func:`autograder.assignments.assignment_names`)."""
-    return assignment_names(course_dir)
 
 
 def find_assignment(course_dir: Path, name: str) -> AssignmentFiles:
