@@ -234,6 +234,27 @@ def test_feedback_includes_plots_and_sanitizes_student_html(course):
     assert handlers == [] and not [h for h in links if h.lower().startswith("javascript:")]
 
 
+def test_feedback_code_is_escaped_images_have_alt_text_and_cells_take_focus():
+    """The page is not re-parsed after rendering (nbconvert's BeautifulSoup pass) and highlighted code is not
+    sanitized again: pygments escapes the code, the alt text and keyboard focus that pass added are there."""
+    from autograder.report.feedback import render_feedback_html
+
+    code = nbformat.v4.new_code_cell("s = '</div><script>document.title=\\'pwned\\'</script>'  # <b>x</b>\nprint(s)")
+    code.outputs = [nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"}),
+                    nbformat.v4.new_output("stream", name="stdout", text="out\n")]
+    nb = nbformat.v4.new_notebook(cells=[code, nbformat.v4.new_markdown_cell("![pic](http://x.invalid/a.png)")])
+    page = render_feedback_html(nb, [], student="s", assignment="tiny")
+    scripts, handlers, _ = _active_content(page)
+    assert not [s for s in scripts if "pwned" in s] and handlers == []
+    assert "&lt;/div&gt;&lt;script&gt;" in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    images = re.findall(r"<img\b[^>]*>", page)
+    assert len(images) == 2 and all('alt="' in img for img in images), images
+    assert f'<img alt="No description has been provided for this image" src="data:image/png;base64,{PNG}"' in page
+    focusable = [c.strip() for c in re.findall(r'<div tabindex="0" class="([^"]*)"', page)]
+    assert focusable.count("jp-Cell-inputWrapper") == 2  # the code cell and the markdown cell
+    assert "jp-RenderedImage jp-OutputArea-output" in focusable and "jp-RenderedText jp-OutputArea-output" in focusable
+
+
 def _active_content(page: str) -> tuple[list[str], list[str], list[str]]:
     """Script bodies, on* event-handler attributes and link targets of an HTML page."""
     class Parser(HTMLParser):
