@@ -16,7 +16,13 @@ import nbformat
 import pytest
 
 from autograder.grade.batch import grade_assignment
-from autograder.grade.definitions import BUILTIN_NAMES, definitions_only
+from autograder.grade.definitions import (
+    BUILTIN_NAMES,
+    definitions_only,
+    drop_unused_imports,
+    names_used,
+    plotting_names,
+)
 from autograder.grade.fingerprint import job_fingerprint
 from autograder.grade.job import GradingJob, GradingOptions, GradingOptionsError
 from autograder.grade.pipeline import grade_submission
@@ -108,6 +114,51 @@ def test_names_bound_by_kept_statements_are_known_to_later_cells():
     assert dropped and kept == "CONFIG = {'lr': LR}\n" and {"LR", "CONFIG"} <= known
 
 
+SETUP = ("import os\n"
+         "import matplotlib.pyplot as plt\n"
+         "import numpy as np\n"
+         "from course_lib.layers import *\n"
+         "pass\n"                                           # what %matplotlib inline became
+         "plt.rcParams['figure.figsize'] = (10.0, 8.0)\n")
+
+
+def _pruned(setup: str, *running: str) -> str:
+    """The setup cell's code when ``running`` (solution cells, tests) runs as written next to it."""
+    used = names_used(list(running)) | names_used([setup], plotting_names([setup]))
+    return drop_unused_imports(setup, used)[0]
+
+
+def test_imports_and_plot_settings_that_nothing_running_uses_are_dropped():
+    exercise = "def relu(x):\n    return np.maximum(0, x)\n"
+    assert _pruned(SETUP, exercise) == "import numpy as np\nfrom course_lib.layers import *\npass\n"
+
+
+@pytest.mark.parametrize("running", [
+    "def show(x):\n    plt.plot(x)\n",                    # a function that plots: it may be called
+    "def f():\n    return os.getcwd()\n",                 # os is used: it stays, the others go
+])
+def test_an_import_that_running_code_mentions_stays(running):
+    kept = _pruned(SETUP, running)
+    assert ("import matplotlib.pyplot as plt" in kept) == ("plt" in running)
+    assert ("plt.rcParams" in kept) == ("plt" in running)
+    assert ("import os" in kept) == ("os." in running)
+
+
+@pytest.mark.parametrize("running", [
+    "def f():\n    return globals()['plt']\n",
+    "import sys\nP = sys.modules['__main__'].plt\n",
+    "def f(g):\n    return g.__globals__\n",
+    "def f(:\n",
+])
+def test_code_that_may_reach_globals_by_name_keeps_every_import(running):
+    assert names_used([running]) is None
+
+
+def test_settings_of_a_library_that_is_not_for_plots_stay():
+    setup = "import course_lib.layers as L\nL.EPS = 1e-3\n"
+    assert _pruned(setup, "def f(x):\n    return x\n") == setup  # L.EPS may change what an exercise computes
+
+
 def test_run_cells_must_be_a_known_mode():
     with pytest.raises(GradingOptionsError, match="run_cells must be one of 'definitions', 'all'"):
         GradingOptions(run_cells="some")
@@ -165,9 +216,18 @@ def test_code_that_needs_what_did_not_run_is_graded_on_the_whole_notebook(tmp_pa
                                    "NameError)")
 
 
+def test_an_import_that_only_the_experiments_use_does_not_run(tmp_path):
+    course = fx.make_course(tmp_path / "course")
+    nb = _solved("import math as m\nimport not_a_module_q9 as viz\nHALF = m.pi / 2\nviz.plot(HALF)\n")
+    result = grade_submission(_job(course, nb, DEFINITIONS))
+    assert result["cells_run"] == "definitions" and result["score"] == fx.AUTO_MAX and result["problems"] == []
+    whole = grade_submission(_job(course, nb, ALL))  # the import fails when everything runs: same score
+    assert whole["score"] == fx.AUTO_MAX and any("No module named 'not_a_module_q9'" in p for p in whole["problems"])
+
+
 def test_a_cell_that_fails_with_definitions_only_is_graded_on_the_whole_notebook(tmp_path):
     course = fx.make_course(tmp_path / "course")
-    nb = _solved("print('epoch-q7')\n", "import not_a_module_q9\n")
+    nb = _solved("print('epoch-q7')\n", "import not_a_module_q9\nLIB = not_a_module_q9\n")
     result = grade_submission(_job(course, nb, DEFINITIONS))
     whole = grade_submission(_job(course, nb, ALL))
     assert result["cells_run"] == ("all (definitions only were not enough: cell 9 raised ModuleNotFoundError: "
@@ -178,7 +238,7 @@ def test_a_cell_that_fails_with_definitions_only_is_graded_on_the_whole_notebook
 
 def test_a_notebook_without_experiments_runs_whole_and_its_failures_stand(tmp_path):
     course = fx.make_course(tmp_path / "course")
-    nb = _solved("import not_a_module_q9\n", add="    raise ValueError('mine')\n")
+    nb = _solved("import not_a_module_q9\nLIB = not_a_module_q9\n", add="    raise ValueError('mine')\n")
     result = grade_submission(_job(course, nb, DEFINITIONS))
     assert result["cells_run"] == "definitions" and result["score"] == 2.0  # nothing left out: no second run
     assert "your code raised ValueError: mine" in next(t["message"] for t in result["tests"]

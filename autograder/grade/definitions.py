@@ -12,7 +12,9 @@ whole notebook (step ``run_whole_notebook``, :mod:`autograder.grade.replay`).
 
 Kept, at top level and inside ``if``/``try`` blocks whose headers qualify:
 
-* imports;
+* imports (then :func:`drop_unused_imports` drops those whose names nothing that runs reads, such as
+  ``import matplotlib.pyplot as plt`` when only the plots used ``plt``: importing pyplot alone takes
+  longer than running every definition of a notebook);
 * ``def`` and ``class`` statements whose decorators, defaults and bases call nothing and read only
   defined names (their bodies run later, when called);
 * assignments (``=``, annotated, augmented) whose value calls nothing and reads only defined names
@@ -32,8 +34,10 @@ from __future__ import annotations
 import ast
 import builtins
 import symtable
+from collections.abc import Set as AbstractSet
 
-__all__ = ["BUILTIN_NAMES", "definitions_only", "bound_names", "bind_cell"]
+__all__ = ["BUILTIN_NAMES", "definitions_only", "bound_names", "bind_cell", "names_used", "drop_unused_imports",
+           "plotting_names", "PLOTTING_MODULES"]
 
 #: Names defined before any cell runs.
 BUILTIN_NAMES = frozenset(dir(builtins)) | {"__name__", "__doc__", "get_ipython", "display", "In", "Out"}
@@ -174,6 +178,19 @@ class _Judge:
         return False
 
 
+def _shares_lines(tree: ast.Module) -> bool:
+    """True when two top-level statements share a line (``a = 1; train()``): such a cell is never split."""
+    ends = [s.end_lineno or s.lineno for s in tree.body]
+    return any(stmt.lineno <= end for stmt, end in zip(tree.body[1:], ends))
+
+
+def _text_of(stmt: ast.stmt, lines: list[str]) -> str:
+    """A top-level statement's source lines (its decorators included), ending with a newline."""
+    start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])])
+    text = "".join(lines[start - 1: stmt.end_lineno])
+    return text if text.endswith("\n") else text + "\n"
+
+
 def definitions_only(source: str, known: set[str], modules: set[str] | None = None) -> tuple[str, bool]:
     """The statements of a code cell that define something, and whether any other statement was dropped.
 
@@ -200,8 +217,7 @@ def definitions_only(source: str, known: set[str], modules: set[str] | None = No
         tree = ast.parse(source)
     except SyntaxError:
         return source, False
-    ends = [s.end_lineno or s.lineno for s in tree.body]
-    if any(stmt.lineno <= end for stmt, end in zip(tree.body[1:], ends)):
+    if _shares_lines(tree):
         _bind(tree.body, known, modules)
         return source, False  # two statements on one line (``a = 1; train()``): not split, it runs whole
     lines = source.splitlines(keepends=True)
@@ -212,10 +228,98 @@ def definitions_only(source: str, known: set[str], modules: set[str] | None = No
         if not judge.keep(stmt):
             dropped = True
             continue
-        start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", [])])
-        text = "".join(lines[start - 1: stmt.end_lineno])
-        kept.append(text if text.endswith("\n") else text + "\n")
+        kept.append(_text_of(stmt, lines))
         _bind([stmt], known, modules)
     if not dropped:
         return source, False
     return "".join(kept), True
+
+
+#: Names and attributes through which code can reach a global by a computed name (``globals()["plt"]``,
+#: ``sys.modules["__main__"].plt``, ``f.__globals__``): where code that runs mentions one, every import stays.
+_DYNAMIC = frozenset({"eval", "exec", "compile", "globals", "locals", "vars", "get_ipython", "__import__",
+                      "__builtins__", "builtins", "sys", "importlib", "inspect", "__main__", "__globals__",
+                      "f_globals", "__dict__", "getattr"})
+
+#: Libraries whose state shapes figures only: a setting written into one of them
+#: (``plt.rcParams["figure.figsize"] = (10, 8)``) goes with the plots when nothing else uses the name.
+PLOTTING_MODULES = ("matplotlib", "seaborn")
+
+
+def _parse(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        return None
+
+
+def plotting_names(sources: list[str]) -> set[str]:
+    """Names that top-level imports of ``sources`` bind to a plotting library (:data:`PLOTTING_MODULES`)."""
+    names: set[str] = set()
+    for tree in filter(None, map(_parse, sources)):
+        for stmt in tree.body:
+            if isinstance(stmt, ast.Import):
+                names |= {(a.asname or a.name).split(".")[0] for a in stmt.names
+                          if a.name.split(".")[0] in PLOTTING_MODULES}
+            elif isinstance(stmt, ast.ImportFrom) and (stmt.module or "").split(".")[0] in PLOTTING_MODULES:
+                names |= {a.asname or a.name for a in stmt.names if a.name != "*"}
+    return names
+
+
+def _is_setting(stmt: ast.stmt, names: AbstractSet[str]) -> bool:
+    """``stmt`` assigns into an attribute or item of one of ``names`` only (``plt.rcParams["x"] = 1``)."""
+    if not isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        return False
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+    return all(not isinstance(t, ast.Name) and _root_name(t) in names for t in targets)
+
+
+def names_used(sources: list[str], settings_of: AbstractSet[str] = frozenset()) -> set[str] | None:
+    """Every name the code ``sources`` mentions (read, bound or declared, function bodies included), except
+    in top-level settings of ``settings_of`` (:func:`_is_setting`), which go if their name is unused.
+
+    None when some source is not valid Python or mentions a way to reach globals by a computed name
+    (:data:`_DYNAMIC`, e.g. ``globals()``): then no import may be taken for unused.
+    """
+    used: set[str] = set()
+    for source in sources:
+        tree = _parse(source)
+        if tree is None:
+            return None
+        for stmt in tree.body:
+            if _is_setting(stmt, settings_of):
+                continue
+            for node in ast.walk(stmt):
+                if isinstance(node, ast.Name):
+                    used.add(node.id)
+                elif isinstance(node, (ast.Global, ast.Nonlocal)):
+                    used.update(node.names)
+                elif isinstance(node, ast.Attribute) and node.attr in _DYNAMIC:
+                    return None
+    return None if used & _DYNAMIC else used
+
+
+def drop_unused_imports(kept: str, used: set[str]) -> tuple[str, bool]:
+    """``kept`` (a cell's statements chosen by :func:`definitions_only`) without its top-level imports of
+    names that no code that runs mentions (``used``, from :func:`names_used`), nor its settings of such names
+    (:func:`_is_setting`); whether something was dropped.
+
+    A star import, and an import that binds any used name, stays. What is dropped can only matter to code
+    that reaches it by a computed name, which :func:`names_used` rules out, or to figures; if it still
+    does, that code fails and the whole notebook runs (:mod:`autograder.grade.replay`).
+    """
+    tree = _parse(kept)
+    if tree is None or _shares_lines(tree):
+        return kept, False
+    bound = {n for stmt in tree.body if isinstance(stmt, (ast.Import, ast.ImportFrom)) for n in bound_names(stmt)}
+    unused = bound - used
+    lines = kept.splitlines(keepends=True)
+    out: list[str] = []
+    dropped = False
+    for stmt in tree.body:
+        if ((isinstance(stmt, (ast.Import, ast.ImportFrom)) and all(a.name != "*" for a in stmt.names)
+             and not bound_names(stmt) & used) or (unused and _is_setting(stmt, unused))):
+            dropped = True
+            continue
+        out.append(_text_of(stmt, lines))
+    return ("".join(out), True) if dropped else (kept, False)

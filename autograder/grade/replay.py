@@ -21,7 +21,13 @@ import nbformat
 from autograder.assignments import GRADING_ENV
 from autograder.checks import collect_notes
 from autograder.grade.cell import run_graded_cell, strip_magics
-from autograder.grade.definitions import bind_cell, definitions_only
+from autograder.grade.definitions import (
+    bind_cell,
+    definitions_only,
+    drop_unused_imports,
+    names_used,
+    plotting_names,
+)
 from autograder.grade.job import (
     GradingState,
     TestResult,
@@ -141,20 +147,43 @@ def setup_failure(index: int, error: str, before_exercises: bool) -> str | None:
 
 
 #: Shown under a cell of which only the definitions ran.
-DEFINITIONS_NOTE = ("[grader] only this cell's definitions ran (imports, functions, classes, constants): its other "
-                    "statements (training runs, plots) cannot change your grade, so the grader did not run them\n")
+DEFINITIONS_NOTE = ("[grader] only this cell's definitions ran (functions, classes, constants and the imports they "
+                    "use): its other statements (training runs, plots) cannot change your grade, so the grader did "
+                    "not run them\n")
 
 
-def _definitions_only(state: GradingState, cell) -> str | None:
-    """What to run of one of the student's cells: None for all of it, else the statements that define something."""
+def _definitions_plan(state: GradingState, tests: set[str]) -> dict[int, str | None]:
+    """What runs of each of the student's code cells with definitions only: None for all of it, else the
+    statements that define something (:func:`definitions_only`), less the imports that nothing that runs uses
+    (:func:`drop_unused_imports`). Empty in the other modes."""
     if state.cells_run != "definitions":
-        return None
-    source = strip_magics(cell.source)
-    if _nbgrader(cell).get("solution"):  # solution cells run whole
-        bind_cell(source, state.known_names, state.module_names)
-        return None
-    kept, dropped = definitions_only(source, state.known_names, state.module_names)
-    return kept if dropped else None
+        return {}
+    plan: dict[int, str | None] = {}
+    whole = [strip_magics(g.source) for g in state.graded if g.kind == "auto"]  # the tests run too, as written
+    kept_parts: list[str] = []
+    for i, cell in enumerate(state.notebook.cells):
+        if cell.cell_type != "code" or _nbgrader(cell).get("grade_id") in tests or not cell.source.strip():
+            continue
+        source = strip_magics(cell.source)
+        if _nbgrader(cell).get("solution"):  # solution cells run whole
+            bind_cell(source, state.known_names, state.module_names)
+            plan[i] = None
+            whole.append(source)
+            continue
+        kept, dropped = definitions_only(source, state.known_names, state.module_names)
+        plan[i] = kept if dropped else None
+        kept_parts.append(kept)
+    in_whole = names_used(whole)
+    in_kept = names_used(kept_parts, plotting_names(kept_parts))
+    if in_whole is not None and in_kept is not None:
+        used = in_whole | in_kept
+        for i, code in plan.items():
+            cell = state.notebook.cells[i]
+            if not _nbgrader(cell).get("solution"):
+                pruned, dropped = drop_unused_imports(strip_magics(cell.source) if code is None else code, used)
+                if dropped:
+                    plan[i] = pruned
+    return plan
 
 
 def execute_student_notebook(state: GradingState) -> None:
@@ -170,6 +199,7 @@ def execute_student_notebook(state: GradingState) -> None:
     tests = {g.grade_id for g in state.graded if g.kind == "auto"}
     first_solution = next((i for i, c in enumerate(state.notebook.cells)
                            if _nbgrader(c).get("solution") and c.cell_type == "code"), len(state.notebook.cells))
+    plan = _definitions_plan(state, tests)
     for i, cell in enumerate(state.notebook.cells):
         if cell.cell_type != "code":
             continue
@@ -184,7 +214,7 @@ def execute_student_notebook(state: GradingState) -> None:
             state.note(f"the time budget of {opts.submission_timeout:.0f} s ran out at cell {i + 1}; "
                        "later cells were not run")
             continue
-        code = _definitions_only(state, cell)
+        code = plan.get(i)
         state.dropped = state.dropped or code is not None
         if code is not None and not code.strip():  # nothing in it defines anything
             state.cells[i] = _Cell("ok", [nbformat.v4.new_output("stream", name="stdout", text=DEFINITIONS_NOTE)],
