@@ -97,6 +97,18 @@ def test_a_test_cell_using_a_name_no_solution_defines_is_a_grader_error(tmp_path
     assert "`rel_error`" in state.grader_detail and "Import it in the test cell" in state.grader_detail
 
 
+def test_a_cell_ending_in_a_value_shows_it_in_the_executed_notebook(tmp_path):
+    # a cell's last expression is an execute_result; it once made the result notebook unwritable
+    course = fx.make_course(tmp_path / "course")
+    nb = nbformat.reads(fx.student_notebook("solution").decode(), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("6 * 7"))
+    job = dataclasses.replace(_job(course, "solution"), submission=fx.as_bytes(nb))
+    result = pipeline.grade_submission(job)
+    assert result["score"] == fx.AUTO_MAX and not result["grader_error"]
+    [out] = nbformat.reads(result["notebook"], as_version=4).cells[-1].outputs
+    assert out.output_type == "execute_result" and out.data["text/plain"] == "42" and out.execution_count
+
+
 def test_setup_failure_is_a_cell_before_the_exercises_or_a_failed_import():
     assert setup_failure(1, "NameError: name 'x' is not defined", True) == (
         "setup failed: cell 2 raised NameError: name 'x' is not defined; the tests that need what it sets up fail")

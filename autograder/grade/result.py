@@ -28,8 +28,8 @@ def executed_notebook(state: GradingState):
         if ran is not None and ran.status not in ("test", "skipped"):
             count += 1
             cell.execution_count = count
-            cell.outputs = [dict(o, execution_count=count) if o.get("output_type") == "execute_result" else o
-                            for o in ran.outputs]
+            cell.outputs = [nbformat.from_dict(dict(o, execution_count=count))
+                            if o.get("output_type") == "execute_result" else o for o in ran.outputs]
     return nb
 
 
