@@ -130,7 +130,10 @@ def _pruned(setup: str, *running: str) -> str:
 
 def test_imports_and_plot_settings_that_nothing_running_uses_are_dropped():
     exercise = "def relu(x):\n    return np.maximum(0, x)\n"
-    assert _pruned(SETUP, exercise) == "import numpy as np\nfrom course_lib.layers import *\npass\n"
+    assert _pruned(SETUP, exercise) == (
+        "if __import__(\"importlib.util\").util.find_spec('os') is None:\n    __import__('os')\n"
+        "if __import__(\"importlib.util\").util.find_spec('matplotlib') is None:\n    __import__('matplotlib')\n"
+        "import numpy as np\nfrom course_lib.layers import *\npass\n")
 
 
 @pytest.mark.parametrize("running", [
@@ -140,8 +143,9 @@ def test_imports_and_plot_settings_that_nothing_running_uses_are_dropped():
 def test_an_import_that_running_code_mentions_stays(running):
     kept = _pruned(SETUP, running)
     assert ("import matplotlib.pyplot as plt" in kept) == ("plt" in running)
+    assert ("find_spec('matplotlib')" in kept) != ("plt" in running)
     assert ("plt.rcParams" in kept) == ("plt" in running)
-    assert ("import os" in kept) == ("os." in running)
+    assert ("import os" in kept) == ("os." in running) != ("find_spec('os')" in kept)
 
 
 @pytest.mark.parametrize("running", [
@@ -218,11 +222,22 @@ def test_code_that_needs_what_did_not_run_is_graded_on_the_whole_notebook(tmp_pa
 
 def test_an_import_that_only_the_experiments_use_does_not_run(tmp_path):
     course = fx.make_course(tmp_path / "course")
-    nb = _solved("import math as m\nimport not_a_module_q9 as viz\nHALF = m.pi / 2\nviz.plot(HALF)\n")
+    (course / "release" / fx.ASSIGNMENT / "slowplot.py").write_text("print('slowplot-imported-q3')\n")
+    nb = _solved("import math as m\nimport slowplot as viz\nHALF = m.pi / 2\nviz.plot(HALF)\n")
     result = grade_submission(_job(course, nb, DEFINITIONS))
     assert result["cells_run"] == "definitions" and result["score"] == fx.AUTO_MAX and result["problems"] == []
-    whole = grade_submission(_job(course, nb, ALL))  # the import fails when everything runs: same score
-    assert whole["score"] == fx.AUTO_MAX and any("No module named 'not_a_module_q9'" in p for p in whole["problems"])
+    assert "slowplot-imported-q3" not in _outputs(result)
+    whole = grade_submission(_job(course, nb, ALL))
+    assert whole["score"] == fx.AUTO_MAX and "slowplot-imported-q3" in _outputs(whole)
+
+
+def test_a_dropped_import_of_a_missing_library_still_fails_its_cell(tmp_path):
+    course = fx.make_course(tmp_path / "course")
+    nb = _solved("import not_a_module_q9 as viz\nviz.plot(1)\n")
+    result = grade_submission(_job(course, nb, DEFINITIONS))
+    assert result["cells_run"].startswith("all (definitions only were not enough: cell 8 raised ModuleNotFoundError: "
+                                          "No module named 'not_a_module_q9'")
+    assert result["score"] == fx.AUTO_MAX
 
 
 def test_a_cell_that_fails_with_definitions_only_is_graded_on_the_whole_notebook(tmp_path):

@@ -299,12 +299,25 @@ def names_used(sources: list[str], settings_of: AbstractSet[str] = frozenset()) 
     return None if used & _DYNAMIC else used
 
 
+def _presence_check(stmt: ast.Import | ast.ImportFrom) -> str:
+    """A statement that fails as ``stmt`` would when a top-level package it imports cannot be found
+    (``ModuleNotFoundError: No module named 'x'``), and imports nothing otherwise."""
+    if isinstance(stmt, ast.ImportFrom):
+        tops = [stmt.module.split(".")[0]] if stmt.level == 0 and stmt.module else []
+    else:
+        tops = list(dict.fromkeys(a.name.split(".")[0] for a in stmt.names))
+    return "".join(f'if __import__("importlib.util").util.find_spec({t!r}) is None:\n    __import__({t!r})\n'
+                   for t in tops)
+
+
 def drop_unused_imports(kept: str, used: set[str]) -> tuple[str, bool]:
     """``kept`` (a cell's statements chosen by :func:`definitions_only`) without its top-level imports of
     names that no code that runs mentions (``used``, from :func:`names_used`), nor its settings of such names
     (:func:`_is_setting`); whether something was dropped.
 
-    A star import, and an import that binds any used name, stays. What is dropped can only matter to code
+    A star import, and an import that binds any used name, stays. A dropped import leaves a check that its
+    top-level package can be found (:func:`_presence_check`), which imports nothing: a library missing on
+    the grading machine still fails the cell, as the import would. What is dropped can only matter to code
     that reaches it by a computed name, which :func:`names_used` rules out, or to figures; if it still
     does, that code fails and the whole notebook runs (:mod:`autograder.grade.replay`).
     """
@@ -317,9 +330,12 @@ def drop_unused_imports(kept: str, used: set[str]) -> tuple[str, bool]:
     out: list[str] = []
     dropped = False
     for stmt in tree.body:
-        if ((isinstance(stmt, (ast.Import, ast.ImportFrom)) and all(a.name != "*" for a in stmt.names)
-             and not bound_names(stmt) & used) or (unused and _is_setting(stmt, unused))):
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)) and all(a.name != "*" for a in stmt.names) \
+                and not bound_names(stmt) & used:
             dropped = True
-            continue
-        out.append(_text_of(stmt, lines))
+            out.append(_presence_check(stmt))
+        elif unused and _is_setting(stmt, unused):
+            dropped = True
+        else:
+            out.append(_text_of(stmt, lines))
     return ("".join(out), True) if dropped else (kept, False)
