@@ -26,7 +26,7 @@ from autograder.grade.definitions import (
 from autograder.grade.fingerprint import job_fingerprint
 from autograder.grade.job import GradingJob, GradingOptions, GradingOptionsError
 from autograder.grade.pipeline import grade_submission
-from autograder.grade.replay import DEFINITIONS_NOTE
+from autograder.grade.replay import DEFINITIONS_NOTE, SAVED_NOTE
 
 REPO = Path(__file__).resolve().parents[1]
 DEFINITIONS = GradingOptions(cell_timeout=4.0, test_timeout=15.0, submission_timeout=90.0)
@@ -200,6 +200,30 @@ def test_an_experiment_that_would_time_out_does_not_run(tmp_path):
     slow = grade_submission(_job(course, nb, ALL))
     assert slow["score"] == fx.AUTO_MAX and slow["cells_run"] == "all"
     assert any("did not finish within 4 s" in p for p in slow["problems"])  # the cell timeout hit the experiment
+
+
+#: A 1x1 PNG.
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+
+
+def test_feedback_shows_the_saved_outputs_of_a_cell_whose_experiment_did_not_run(tmp_path):
+    course = fx.make_course(tmp_path / "course")
+    nb = _solved("print('epoch-q7')\nRESULT = 1\n")
+    nb.cells[-1].outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="saved-loss-q5\n"),
+        nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"}),
+        nbformat.v4.new_output("display_data", data={"text/html": "<b>ok</b><script>document.title='pwned'</script>"}),
+        nbformat.v4.new_output("display_data", data={"application/javascript": "alert('pwned')"})]
+    fast = grade_submission(_job(course, nb, DEFINITIONS))
+    assert fast["score"] == fx.AUTO_MAX and fast["cells_run"] == "definitions"
+    shown = _outputs(fast)
+    assert shown.index(DEFINITIONS_NOTE.strip()) < shown.index(SAVED_NOTE.strip()) < shown.index("saved-loss-q5")
+    assert "epoch-q7" not in shown
+    page = fast["feedback_html"]
+    assert f"data:image/png;base64,{PNG}" in page and "saved-loss-q5" in page and "<b>ok</b>" in page
+    assert "document.title='pwned'</script>" not in page and "alert('pwned')</script>" not in page
+    whole = grade_submission(_job(course, nb, ALL))  # the cell ran: its own outputs only
+    assert "epoch-q7" in _outputs(whole) and "saved-loss-q5" not in _outputs(whole) and PNG not in whole["feedback_html"]
 
 
 def test_a_helper_defined_next_to_an_experiment_is_defined(tmp_path):

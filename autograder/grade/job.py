@@ -211,6 +211,7 @@ class GradingState:
     source_ids: set[str] = field(default_factory=set)
     exercises: set[str] = field(default_factory=set)
     notebook: Any = None
+    saved_outputs: list[list[dict]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     fatal: str | None = None
     grader_error: bool = False

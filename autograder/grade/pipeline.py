@@ -14,7 +14,7 @@ The steps, in order (:data:`STEPS`), each a function ``step(state) -> None`` on 
    :func:`~autograder.grade.source.check_grader` -- the test cells compile and the modules they import (the hidden
    checks) import in this process.
 2. :func:`load_submission` -- safe read of the submitted bytes (bad JSON, non-UTF-8, huge
-   files), normalized, saved outputs dropped; a notebook of another assignment is flagged
+   files), normalized, saved outputs put apart; a notebook of another assignment is flagged
    (:func:`~autograder.grade.source.wrong_assignment`).
 3. :func:`prepare_workdir` -- a fresh scratch folder with only the released files and the
    student's notebook.
@@ -97,6 +97,7 @@ def load_submission(state: GradingState) -> None:
         state.fatal = state.fatal or loaded.problems[-1]
         return
     state.notebook = loaded.notebook
+    state.saved_outputs = loaded.saved_outputs
     wrong = wrong_assignment(loaded.notebook, state.source_ids, state.job.assignment)
     if wrong:
         state.note(wrong)

@@ -39,6 +39,7 @@ from autograder.grade.source import (
     _nbgrader,
     redact_hidden,
 )
+from autograder.report.feedback import clean_output
 
 
 def _preamble() -> str:
@@ -152,6 +153,21 @@ DEFINITIONS_NOTE = ("[grader] only this cell's definitions ran (functions, class
                     "not run them\n")
 
 
+#: Above the outputs a cell had in the submitted file, shown where the grader ran only the cell's definitions.
+SAVED_NOTE = ("[grader] below: this cell's outputs as saved in your notebook when you ran it (the grader did not "
+              "run them again; they do not count towards your grade)\n")
+
+
+def _saved_outputs(state: GradingState, index: int) -> list:
+    """The outputs cell ``index`` had in the submitted file, made safe to show and within the output caps,
+    under :data:`SAVED_NOTE` (nothing when it had none)."""
+    saved = state.saved_outputs[index] if index < len(state.saved_outputs) else []
+    outputs = [o for o in map(clean_output, saved) if o is not None]
+    if not outputs:
+        return []
+    return [nbformat.v4.new_output("stream", name="stdout", text=SAVED_NOTE), *_keep_outputs(state, outputs)]
+
+
 def _definitions_plan(state: GradingState, tests: set[str]) -> dict[int, str | None]:
     """What runs of each of the student's code cells with definitions only: None for all of it, else the
     statements that define something (:func:`definitions_only`), less the imports that nothing that runs uses
@@ -217,8 +233,8 @@ def execute_student_notebook(state: GradingState) -> None:
         code = plan.get(i)
         state.dropped = state.dropped or code is not None
         if code is not None and not code.strip():  # nothing in it defines anything
-            state.cells[i] = _Cell("ok", [nbformat.v4.new_output("stream", name="stdout", text=DEFINITIONS_NOTE)],
-                                   code="")
+            state.cells[i] = _Cell("ok", [nbformat.v4.new_output("stream", name="stdout", text=DEFINITIONS_NOTE),
+                                          *_saved_outputs(state, i)], code="")
             continue
         res = _run(state, cell.source if code is None else code, min(opts.cell_timeout, left))
         res.outputs = _keep_outputs(state, res.outputs)
@@ -229,6 +245,7 @@ def execute_student_notebook(state: GradingState) -> None:
             return
         if code is not None:
             res.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=DEFINITIONS_NOTE))
+            res.outputs += _saved_outputs(state, i)
         if res.status == "error" and not any(p.startswith(SETUP_FAILED) for p in state.problems):
             problem = setup_failure(i, res.error, i < first_solution)
             if problem:

@@ -24,7 +24,8 @@ Student ids are made safe (letters, digits, ``_``, ``-``, ``.``) because they be
 names in the output and keys in the gradebook. Reading a notebook never raises on bad
 content: malformed JSON, non-UTF-8 bytes, a missing notebook or odd cell structure end as
 *problems* that the pipeline turns into a clear per-test result. Saved outputs are never
-trusted: they are dropped on load.
+run or graded: they are taken off the notebook on load and kept apart
+(``LoadedNotebook.saved_outputs``), for feedback on the cells whose experiments the grader does not re-run.
 """
 
 from __future__ import annotations
@@ -142,10 +143,13 @@ class LoadedNotebook:
         Normalized v4 notebook without outputs, or None when it could not be read.
     problems : list of str
         Problems met while reading; when ``notebook`` is None the first one says why.
+    saved_outputs : list of list of dict
+        Per cell of ``notebook``, the outputs the file carried (code cells; as submitted, unvalidated dicts).
     """
 
     notebook: nbformat.NotebookNode | None
     problems: list[str] = field(default_factory=list)
+    saved_outputs: list[list[dict]] = field(default_factory=list)
 
 
 def safe_student_id(name: str) -> str:
@@ -610,7 +614,8 @@ def notebook_from_json(data: object) -> LoadedNotebook:
     """Build a clean v4 notebook (no outputs) from parsed JSON of unknown quality.
 
     Keeps each cell's type (code, markdown or raw), its source as one string, and the
-    well-typed part of its nbgrader metadata; drops outputs, execution counts, attachments
+    well-typed part of its nbgrader metadata; puts the outputs apart (``saved_outputs``); drops execution counts,
+    attachments
     and every other metadata key; cell ids are positional (``cell-1``, ``cell-2``...). Cells
     that are not objects are dropped with a problem.
 
@@ -641,6 +646,7 @@ def notebook_from_json(data: object) -> LoadedNotebook:
     nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
                    "language_info": {"name": "python"}}
     dropped = 0
+    saved: list[list[dict]] = []
     for raw in cells:
         if not isinstance(raw, dict):
             dropped += 1
@@ -664,9 +670,11 @@ def notebook_from_json(data: object) -> LoadedNotebook:
             cell.metadata["nbgrader"] = nbg
         cell.id = f"cell-{len(nb.cells) + 1}"  # not a random one: the same file gives the same outputs
         nb.cells.append(cell)
+        outputs = raw.get("outputs") if ctype == "code" else None
+        saved.append([o for o in outputs if isinstance(o, dict)] if isinstance(outputs, list) else [])
     if dropped:
         problems.append(f"{dropped} malformed cell(s) were ignored")
-    return LoadedNotebook(nb, problems)
+    return LoadedNotebook(nb, problems, saved)
 
 
 def load_notebook_bytes(raw: bytes, *, max_bytes: int = MAX_NOTEBOOK_BYTES) -> LoadedNotebook:
