@@ -200,9 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="memory limit of a student kernel (default: %(default)s)")
     g.add_argument("--run-cells", choices=RUN_CELLS, default=defaults["run_cells"],
                    help="what of each notebook runs before the tests: 'definitions' (the solution cells, and of "
-                        "the other cells what defines something: imports, functions, classes, constants; not "
-                        "training runs or plots, which no verdict reads; a submission whose cell or test then "
-                        "fails other than by a verdict on its code is graded again on every cell) or 'all' "
+                        "the other cells what defines something: functions, classes, constants and the imports "
+                        "they use; not training runs or plots, which no verdict reads, and whose saved outputs "
+                        "feedback shows instead; a submission whose cell or test then fails other than by a "
+                        "verdict on its code is graded again on every cell) or 'all' "
                         "(every cell, as nbgrader does) (default: %(default)s)")
     g.add_argument("--no-gradebook", action="store_true",
                    help="do not write the nbgrader gradebook (results.json, feedback and grades.csv only)")
