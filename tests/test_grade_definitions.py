@@ -124,8 +124,9 @@ SETUP = ("import os\n"
 
 def _pruned(setup: str, *running: str) -> str:
     """The setup cell's code when ``running`` (solution cells, tests) runs as written next to it."""
-    used = names_used(list(running)) | names_used([setup], plotting_names([setup]))
-    return drop_unused_imports(setup, used)[0]
+    plotting = plotting_names([setup])
+    used = names_used(list(running)) | names_used([setup], plotting)
+    return drop_unused_imports(setup, used, plotting)[0]
 
 
 def test_imports_and_plot_settings_that_nothing_running_uses_are_dropped():
@@ -146,6 +147,14 @@ def test_an_import_that_running_code_mentions_stays(running):
     assert ("find_spec('matplotlib')" in kept) != ("plt" in running)
     assert ("plt.rcParams" in kept) == ("plt" in running)
     assert ("import os" in kept) == ("os." in running) != ("find_spec('os')" in kept)
+
+
+def test_a_plot_setting_goes_with_an_import_of_another_cell():
+    cells = ["import matplotlib.pyplot as plt\nimport numpy as np\n", "plt.rcParams['image.cmap'] = 'gray'\nK = 2\n"]
+    plotting = plotting_names(cells)
+    used = names_used(cells, plotting)
+    assert plotting == {"plt"} and "plt" not in used
+    assert drop_unused_imports(cells[1], used, plotting) == ("K = 2\n", True)
 
 
 @pytest.mark.parametrize("running", [

@@ -310,10 +310,11 @@ def _presence_check(stmt: ast.Import | ast.ImportFrom) -> str:
                    for t in tops)
 
 
-def drop_unused_imports(kept: str, used: set[str]) -> tuple[str, bool]:
+def drop_unused_imports(kept: str, used: set[str], plotting: AbstractSet[str] = frozenset()) -> tuple[str, bool]:
     """``kept`` (a cell's statements chosen by :func:`definitions_only`) without its top-level imports of
-    names that no code that runs mentions (``used``, from :func:`names_used`), nor its settings of such names
-    (:func:`_is_setting`); whether something was dropped.
+    names that no code that runs mentions (``used``, from :func:`names_used`), nor its settings
+    (:func:`_is_setting`) of such names bound to a plotting library (``plotting``, from
+    :func:`plotting_names`, whichever cell imported them); whether something was dropped.
 
     A star import, and an import that binds any used name, stays. A dropped import leaves a check that its
     top-level package can be found (:func:`_presence_check`), which imports nothing: a library missing on
@@ -324,8 +325,7 @@ def drop_unused_imports(kept: str, used: set[str]) -> tuple[str, bool]:
     tree = _parse(kept)
     if tree is None or _shares_lines(tree):
         return kept, False
-    bound = {n for stmt in tree.body if isinstance(stmt, (ast.Import, ast.ImportFrom)) for n in bound_names(stmt)}
-    unused = bound - used
+    unused = set(plotting) - used
     lines = kept.splitlines(keepends=True)
     out: list[str] = []
     dropped = False

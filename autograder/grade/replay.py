@@ -189,14 +189,16 @@ def _definitions_plan(state: GradingState, tests: set[str]) -> dict[int, str | N
         kept, dropped = definitions_only(source, state.known_names, state.module_names)
         plan[i] = kept if dropped else None
         kept_parts.append(kept)
+    plotting = plotting_names(kept_parts)
     in_whole = names_used(whole)
-    in_kept = names_used(kept_parts, plotting_names(kept_parts))
+    in_kept = names_used(kept_parts, plotting)
     if in_whole is not None and in_kept is not None:
         used = in_whole | in_kept
         for i, code in plan.items():
             cell = state.notebook.cells[i]
             if not _nbgrader(cell).get("solution"):
-                pruned, dropped = drop_unused_imports(strip_magics(cell.source) if code is None else code, used)
+                pruned, dropped = drop_unused_imports(strip_magics(cell.source) if code is None else code, used,
+                                                      plotting)
                 if dropped:
                     plan[i] = pruned
     return plan
