@@ -189,6 +189,17 @@ def grade_or_crash(job):
     return grade_submission(job)
 
 
+def worker_settings(job):
+    """A per-job function for the parallel tests: what the process that grades ``job`` runs with."""
+    import os
+
+    import dask
+
+    return {"student": job.student, "malloc_trim": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+            "profiler": dask.config.get("distributed.worker.profile.enabled"),
+            "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}
+
+
 def tree_digest(root: Path) -> dict[str, str]:
     """sha256 of every file under ``root`` (relative path -> hex digest)."""
     root = Path(root)
