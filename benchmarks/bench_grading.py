@@ -42,6 +42,7 @@ import argparse
 import contextlib
 import csv
 import functools
+import json
 import os
 import shutil
 import statistics
@@ -102,6 +103,9 @@ class PhaseResult:
         Students with a result afterwards (a score, or a feedback page).
     scores : dict of str -> float
         Student -> score found afterwards (empty for the feedback phase).
+    failures : dict of str -> list of str
+        Student -> ``"grade_id: message"`` of each failed test (our grader's phases only), to explain a score
+        that differs from nbgrader's.
     problem : str
         Why the phase failed or is incomplete (empty when fine).
     """
@@ -109,6 +113,7 @@ class PhaseResult:
     seconds: float | None = None
     students: set[str] = field(default_factory=set)
     scores: dict[str, float] = field(default_factory=dict)
+    failures: dict[str, list[str]] = field(default_factory=dict)
     problem: str = ""
 
     def per_minute(self, n: int) -> float | None:
@@ -298,6 +303,12 @@ def run_ours(assignment: str, submitted: Path, course: Path, out: Path, workers:
         with open(grades, newline="") as fh:
             res.scores = {row["student"]: float(row["score"]) for row in csv.DictReader(fh)}
         res.students = set(res.scores)
+    for student in res.students:
+        results = out / student / "results.json"
+        if results.is_file():
+            tests = json.loads(results.read_text(encoding="utf-8")).get("tests", [])
+            res.failures[student] = [f"{t.get('name', '?')}: {str(t.get('output', ''))[:300]}" for t in tests
+                                     if t.get("score") != t.get("max_score")]
     if code != 0:
         res.problem = f"exit code {code} (log {log}):\n{_tail(log)}"
     return res
@@ -422,6 +433,18 @@ def _agreement(res: AssignmentResult) -> str:
     return ", ".join(parts)
 
 
+def _disagreements(res: AssignmentResult) -> list[str]:
+    """One line per student whose score from one of our phases differs from nbgrader's, with our failed tests."""
+    ref = res.phases["nbgrader"].scores
+    lines = []
+    for key in ("ours@1", "ours@2"):
+        phase = res.phases[key]
+        for student in sorted(s for s in res.batch if s in phase.scores and s in ref and phase.scores[s] != ref[s]):
+            lines.append(f"  differs {res.name} {key} {student} ({res.batch[student]}): {phase.scores[student]:g} vs "
+                         f"nbgrader {ref[student]:g}; failed: " + ("; ".join(phase.failures.get(student, [])) or "-"))
+    return lines
+
+
 def _score(score: tuple[float, float, float]) -> str:
     got, auto, manual = score
     return f"{got:g}/{auto:g}" + (f" (+{manual:g} manually graded points, pending)" if manual else "")
@@ -450,6 +473,7 @@ def report_lines(results: list[AssignmentResult], n: int) -> list[str]:
         extra.append(f"scores {r.name}: solution example {_score(r.solution_score)}; "
                      f"batch mean " + ", ".join(f"{k} {_fmt(v, '.2f')}" for k, v in mean.items())
                      + f"; same score as nbgrader: {_agreement(r)}")
+        extra += _disagreements(r)
     lines = _common.format_table(header, rows) + extra
     steps = [name for name in _STEP_NAMES if any(name in r.steps for r in results)]
     if steps:

@@ -922,6 +922,25 @@ def test_a_correct_net_that_empties_its_hidden_dims_argument_passes_and_a_linear
     assert_fails(lambda n: fc_checks.check_fully_connected_net(n, **FC_LAYERS), LinearNet, hint="params has keys")
 
 
+def _init_passes(w: np.ndarray, scale: float = 0.05) -> bool:
+    std_tol, mean_tol = fc_checks._init_tolerances(w.size)
+    return abs(w.std() / scale - 1) <= std_tol and abs(w.mean()) <= mean_tol * scale
+
+
+def test_the_init_statistics_pass_every_correct_draw_and_catch_the_usual_mistakes():
+    """The 150 x 10 last layer of the init check: 20,000 correct draws all pass (with the former fixed 0.1
+    for the mean, a 3.9-sigma bound, about two of them would fail); a wrong scale or a uniform draw fails."""
+    rng = np.random.default_rng(7)
+    draws = 0.05 * rng.standard_normal((20_000, 150, 10))
+    assert all(_init_passes(w) for w in draws)
+    former = np.abs(draws.mean(axis=(1, 2))) > 0.1 * 0.05
+    assert former.sum() >= 1  # the bound this replaces fails correct nets (expected 2.2 of 20,000)
+    w = rng.standard_normal((150, 10))
+    for wrong in (w, 0.05 ** 2 * w, np.sqrt(0.05) * w, 0.05 * rng.random((150, 10)), 0.05 * w + 0.01,
+                  0.1 * w):
+        assert not _init_passes(wrong)
+
+
 def test_fc_net_check_is_isolated_from_a_wrong_layer():
     """A correct net on top of a wrong ReLU backward passes the net check (the layer's own check fails)."""
     def relu_backward_wrong(dout, x):
