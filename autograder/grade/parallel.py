@@ -12,8 +12,9 @@ results as they complete and is the only one that writes files and the gradebook
 * ``workers=0``: no Dask at all, grade in this process one by one.
 * ``workers=None`` (the command line's default): :func:`choose_workers` picks by the number of
   submissions to grade and the usable CPUs -- in this process for a small batch, where starting a
-  cluster costs more than a second worker gains (a batch of four: 42 s in-process, 65 s on two Dask
-  workers; ``benchmarks/bench_workers.py`` measures it).
+  cluster costs more than a second worker gains (fc_nets, a batch of four: 8.5 s in-process, 9.8 s on two
+  Dask workers; of 16, the smallest batch that gets two: 17.4 s and 15.7 s; ``benchmarks/bench_workers.py``).
+* Local workers run with :data:`LOCAL_CLUSTER_CONFIG` (no malloc trimming, no stack sampler).
 
 A worker that dies (killed, out of memory) loses its running task; the scheduler
 reschedules it on another worker (Dask's ``allowed-failures``), and each task also has
