@@ -258,11 +258,11 @@ def plotting_names(sources: list[str]) -> set[str]:
     names: set[str] = set()
     for tree in filter(None, map(_parse, sources)):
         for stmt in tree.body:
-            if isinstance(stmt, ast.Import):
-                names |= {(a.asname or a.name).split(".")[0] for a in stmt.names
-                          if a.name.split(".")[0] in PLOTTING_MODULES}
+            if isinstance(stmt, ast.Import):  # per name: ``import matplotlib.pyplot as plt, numpy as np``
+                names |= {n for a in stmt.names if a.name.split(".")[0] in PLOTTING_MODULES
+                          for n in bound_names(ast.Import(names=[a]))}
             elif isinstance(stmt, ast.ImportFrom) and (stmt.module or "").split(".")[0] in PLOTTING_MODULES:
-                names |= {a.asname or a.name for a in stmt.names if a.name != "*"}
+                names |= bound_names(stmt)
     return names
 
 

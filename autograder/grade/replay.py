@@ -176,7 +176,7 @@ def _definitions_plan(state: GradingState, tests: set[str]) -> dict[int, str | N
         return {}
     plan: dict[int, str | None] = {}
     whole = [strip_magics(g.source) for g in state.graded if g.kind == "auto"]  # the tests run too, as written
-    kept_parts: list[str] = []
+    kept: dict[int, str] = {}  # the other cells: what of each runs (all of it, magics replaced, if nothing dropped)
     for i, cell in enumerate(state.notebook.cells):
         if cell.cell_type != "code" or _nbgrader(cell).get("grade_id") in tests or not cell.source.strip():
             continue
@@ -186,21 +186,16 @@ def _definitions_plan(state: GradingState, tests: set[str]) -> dict[int, str | N
             plan[i] = None
             whole.append(source)
             continue
-        kept, dropped = definitions_only(source, state.known_names, state.module_names)
-        plan[i] = kept if dropped else None
-        kept_parts.append(kept)
-    plotting = plotting_names(kept_parts)
+        kept[i], dropped = definitions_only(source, state.known_names, state.module_names)
+        plan[i] = kept[i] if dropped else None
+    plotting = plotting_names(list(kept.values()))
     in_whole = names_used(whole)
-    in_kept = names_used(kept_parts, plotting)
+    in_kept = names_used(list(kept.values()), plotting)
     if in_whole is not None and in_kept is not None:
-        used = in_whole | in_kept
-        for i, code in plan.items():
-            cell = state.notebook.cells[i]
-            if not _nbgrader(cell).get("solution"):
-                pruned, dropped = drop_unused_imports(strip_magics(cell.source) if code is None else code, used,
-                                                      plotting)
-                if dropped:
-                    plan[i] = pruned
+        for i, code in kept.items():
+            pruned, dropped = drop_unused_imports(code, in_whole | in_kept, plotting)
+            if dropped:
+                plan[i] = pruned
     return plan
 
 
