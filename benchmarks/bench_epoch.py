@@ -53,6 +53,8 @@ TARGETS = {(100,) * 5: 1.0, (500,) * 3: 1.1}
 def target_ratio(hidden_dims) -> float | None:
     """The numpy/torch target of the net with these hidden layer sizes (:data:`TARGETS`), or None."""
     return TARGETS.get(tuple(hidden_dims))
+
+
 INPUT_SHAPE = (3, 32, 32)
 NUM_CLASSES = 10
 
